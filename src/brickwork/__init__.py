@@ -1,0 +1,142 @@
+"""brickwork: a deep-learning framework with PyTorch's names, on NumPy and CuPy.
+
+>>> import brickwork as bw
+>>> x = bw.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x ** 2).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+from brickwork import autograd  # first: tensor.py builds on it
+from brickwork import _backend, dtypes
+from brickwork.tensor import Size, Tensor
+from brickwork import ops  # noqa: F401  (installs the Tensor methods)
+from brickwork import cuda
+from brickwork._format import set_printoptions
+from brickwork._sync import SyncError, sync_guard
+from brickwork.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from brickwork.creation import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    arange,
+    as_tensor,
+    asarray,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from brickwork.dtypes import (
+    bool_ as bool,  # noqa: A004 - PyTorch's names shadow builtins on purpose
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
+from brickwork.dtypes import float_ as float  # noqa: A004
+from brickwork.dtypes import int_ as int  # noqa: A004
+from brickwork.ops.elementwise import (
+    abs, add, addcdiv, addcmul, allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
+    ceil, clamp, clamp_max, clamp_min, clip, cos, div, divide, eq, equal, erf, exp, expm1,
+    floor, floor_divide, ge, gt, isclose, isfinite, isinf, isnan, le, lerp, log, log1p, log2,
+    log10, logical_and, logical_not, logical_or, logical_xor, lt, masked_fill, maximum,
+    minimum, mul, multiply, ne, neg, negative, pow, reciprocal, relu, remainder, round, rsqrt,
+    sigmoid, sign, sin, sqrt, square, sub, subtract, tanh, true_divide, trunc, where,
+)
+from brickwork.ops.linalg import bmm, dot, einsum, inner, matmul, mm, mv, outer
+from brickwork.ops.nn_ops import log_softmax, softmax
+from brickwork.ops.reduce import (
+    all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min,
+    norm, prod, std, std_mean, sum, var, var_mean,
+)
+from brickwork.ops.shape import (
+    argwhere, broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate, expand,
+    flatten, flip, fliplr, flipud, gather, hstack, index_select, masked_select, movedim,
+    narrow, nonzero, pad, permute, repeat_interleave, reshape, roll, scatter, scatter_add,
+    split, squeeze, stack, swapaxes, swapdims, t, take_along_dim, tensor_split, tile,
+    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack,
+)
+from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from brickwork._backend import Device as device
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj: object) -> builtins_bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> builtins_int:
+    return input.numel()
+
+
+def get_default_dtype() -> dtypes.DType:
+    return dtypes.float32
+
+
+def is_floating_point(input: Tensor) -> builtins_bool:
+    return input.is_floating_point()
+
+
+def try_gpu(i: builtins_int = 0) -> device:
+    """GPU ``i`` if it exists, else the CPU.
+
+    >>> import brickwork as bw
+    >>> bw.try_gpu() in (bw.device("cpu"), bw.device("cuda:0"))
+    True
+    """
+    if cuda.device_count() >= i + 1:
+        return device("cuda", i)
+    return device("cpu")
+
+
+def try_all_gpus() -> list[device]:
+    """Every GPU, or ``[cpu]`` when there is none."""
+    n = cuda.device_count()
+    return [device("cuda", i) for i in range(n)] or [device("cpu")]
+
+
+import builtins as _builtins  # noqa: E402
+
+builtins_bool = _builtins.bool
+builtins_int = _builtins.int

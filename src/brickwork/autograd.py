@@ -1,0 +1,583 @@
+"""Reverse-mode automatic differentiation.
+
+A :class:`Function` is one primitive op: ``forward`` computes on raw arrays
+(NumPy or CuPy) and ``backward`` returns one gradient array per positional
+input (``None`` where no gradient is needed). ``Function.apply`` runs the
+forward pass, and when gradients are being recorded it turns the instance into
+a node of the graph: ``next`` holds, per input, the node that produced it, the
+leaf tensor itself, or ``None``.
+
+The backward engine (:func:`run_backward`) is iterative (Kahn's algorithm over
+the nodes reachable from the roots), so graphs of any depth work without
+recursion. Nodes release their saved arrays as soon as their backward has run,
+unless ``retain_graph=True``.
+
+Saved-tensor safety: an op lists in ``saved_inputs`` which inputs' values its
+backward reads (and sets ``saves_output`` if it reads its result). ``apply``
+records those tensors' version counters, and the engine refuses to run a
+backward whose saved tensors were modified in place since.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from brickwork import _backend
+
+_ndarray, _np_generic, _np_asarray = np.ndarray, np.generic, np.asarray
+
+__all__ = [
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "grad",
+    "backward",
+    "DeviceMismatchError",
+]
+
+
+class _GradMode:
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class _GradModeContext:
+    """Base for context managers that also work as decorators."""
+
+    _target: bool = True
+
+    def __enter__(self) -> None:
+        self._prev = _mode.enabled
+        _mode.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        target = self._target
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = _mode.enabled
+            _mode.enabled = target
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Disable gradient recording (context manager or decorator).
+
+    >>> import brickwork as bw
+    >>> x = bw.ones(2, requires_grad=True)
+    >>> with bw.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _target = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    """Re-enable gradient recording inside a ``no_grad`` block."""
+
+    _target = True
+
+
+class inference_mode(_GradModeContext):  # noqa: N801
+    """Like ``no_grad`` (brickwork has no separate inference tensors)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._target = not mode
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801
+    """Set gradient recording on or off; takes effect immediately, as in PyTorch."""
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = _mode.enabled
+        self._target = bool(mode)
+        _mode.enabled = self._target
+
+    def __enter__(self) -> None:
+        pass
+
+
+class DeviceMismatchError(RuntimeError):
+    """An op received tensors on different devices."""
+
+    def __init__(self, op: str, devices: Sequence[Any], tensors: Sequence[Any] = ()) -> None:
+        self.op = op
+        self.devices = tuple(devices)
+        self.tensors = tuple(tensors)
+        self.context = ""
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        found = " and ".join(str(d) for d in self.devices)
+        msg = f"{self.op}: expected all tensors to be on the same device, but found {found}"
+        if self.context:
+            msg = f"{self.context}: {msg}"
+        return msg
+
+    def add_context(self, context: str) -> None:
+        self.context = context
+        self.args = (self._message(),)
+
+
+class Function:
+    """Base class of every primitive op.
+
+    Subclasses define ``forward(self, *arrays, **options) -> array`` and
+    ``backward(self, grad) -> tuple`` side by side. In ``forward``,
+    ``self.xp`` is the array module and ``self.needs_input_grad`` says which
+    inputs need a gradient (skip work for the others).
+
+    >>> import brickwork as bw
+    >>> class Cube(Function):
+    ...     saved_inputs = (0,)
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return x ** 3
+    ...     def backward(self, grad):
+    ...         return (3 * self.x ** 2 * grad,)
+    >>> x = bw.tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    tensor([12.])
+    """
+
+    saved_inputs: tuple[int, ...] = ()
+    saves_output: bool = False
+    is_view: bool = False  # output shares memory (and version counter) with input 0
+
+    # instance attributes set by apply:
+    #   xp, needs_input_grad, next, saved_versions, hooks, _freed
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        device = None
+        vals = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._device
+                if device is None:
+                    device = d
+                elif d is not device:
+                    raise DeviceMismatchError(
+                        _op_name(cls), [x._device for x in args if isinstance(x, Tensor)], args
+                    )
+                vals.append(a._data)
+                if a.requires_grad:
+                    record = True
+            else:
+                vals.append(a)
+        fn = cls.__new__(cls)
+        fn.xp = device._xp or device.xp
+        record = record and _mode.enabled
+        if record:
+            fn.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        else:
+            fn.needs_input_grad = _NO_GRADS[len(args)] if len(args) < 8 else (False,) * len(args)
+        try:
+            out = fn.forward(*vals, **kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise _forward_error(cls, args, exc) from exc
+        if type(out) is not _ndarray and isinstance(out, _np_generic):
+            out = _np_asarray(out)  # NumPy turns 0-d results into scalars
+        t = object.__new__(Tensor)
+        t._data = out
+        t._device = device
+        t._grad = None
+        t._base = None
+        t._hooks = None
+        if cls.is_view:
+            src = args[0]
+            t._version = src._version
+            t._base = src if src._base is None else src._base
+        else:
+            t._version = [0]
+        if record:
+            t.requires_grad = True
+            t._grad_fn = fn
+            fn.next = tuple(
+                (a._grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None for a in args
+            )
+            saved = cls.saved_inputs
+            if saved or cls.saves_output:
+                fn.saved_versions = [(args[i]._version, args[i]._version[0], i) for i in saved
+                                     if isinstance(args[i], Tensor)]
+                if cls.saves_output:
+                    fn.saved_versions.append((t._version, t._version[0], -1))
+            fn.hooks = None
+        else:
+            t.requires_grad = False
+            t._grad_fn = None
+        return t
+
+    def release(self) -> None:
+        """Drop everything saved for backward (called after backward ran)."""
+        self.__dict__.clear()
+        self._freed = True
+
+
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _op_name(cls: type) -> str:
+    return getattr(cls, "op_name", None) or cls.__name__.lower()
+
+
+def _forward_error(cls: type, args: Sequence[Any], exc: Exception) -> Exception:
+    """Give a failing forward a message that names the op and the shapes."""
+    shapes = ", ".join(
+        str(tuple(a._data.shape)) if isinstance(a, Tensor) and hasattr(a._data, "shape") else repr(a)
+        for a in args
+    )
+    text = str(exc)
+    if "broadcast" in text:
+        text = "shapes cannot be broadcast together"
+    error_type = type(exc) if isinstance(exc, (IndexError, TypeError)) else RuntimeError
+    err = error_type(f"{_op_name(cls)}: {text} (inputs: {shapes})")
+    return err
+
+
+# ---------------------------------------------------------------------------
+# the backward engine
+
+
+def _check_saved(node: Function) -> None:
+    for box, version, index in getattr(node, "saved_versions", ()):
+        if box[0] != version:
+            what = "its output" if index < 0 else f"input {index}"
+            raise RuntimeError(
+                "one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: {what} of {_op_name(type(node))} was at version {version} "
+                f"when it was saved and is now at version {box[0]}. Use an out-of-place op "
+                "(e.g. x = x + 1 instead of x += 1) or .clone() before modifying it."
+            )
+
+
+def run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    retain_graph: bool = False,
+    capture: Sequence[Any] | None = None,
+) -> list[Any] | None:
+    """Back-propagate ``root_grads`` (arrays) from ``roots`` (tensors).
+
+    Without ``capture``, gradients accumulate into the ``.grad`` of every leaf
+    that requires grad. With ``capture`` (a list of tensors), nothing is
+    accumulated and the gradients with respect to those tensors are returned
+    (``None`` where a tensor is unreachable).
+    """
+    grads: dict[Function, Any] = {}
+    leaf_grads: dict[int, tuple[Any, Any]] = {}
+    starts: list[Function] = []
+
+    def add_leaf(leaf: Any, g: Any) -> None:
+        key = id(leaf)
+        hit = leaf_grads.get(key)
+        if hit is None:
+            leaf_grads[key] = (leaf, g)
+        else:
+            leaf_grads[key] = (leaf, hit[1] + g)
+
+    for root, g in zip(roots, root_grads):
+        node = root._grad_fn
+        if node is None:
+            add_leaf(root, g)
+            continue
+        if node in grads:
+            grads[node] = grads[node] + g
+        else:
+            grads[node] = g
+            starts.append(node)
+
+    capture_nodes: dict[Function, int] = {}
+    captured: list[Any] = []
+    if capture is not None:
+        captured = [None] * len(capture)
+        for i, t in enumerate(capture):
+            if t._grad_fn is not None:
+                capture_nodes[t._grad_fn] = i
+
+    # count, for every node, how many edges from reachable nodes lead to it
+    deps: dict[Function, int] = {}
+    stack = list(starts)
+    seen = set(starts)
+    while stack:
+        node = stack.pop()
+        if "next" not in node.__dict__:
+            raise RuntimeError(
+                "trying to backward through the graph a second time (or to read saved tensors "
+                "after they were freed): the graph is freed after .backward() or autograd.grad() "
+                "unless you pass retain_graph=True to the first call"
+            )
+        for e in node.next:
+            if e is not None and isinstance(e, Function):
+                deps[e] = deps.get(e, 0) + 1
+                if e not in seen:
+                    seen.add(e)
+                    stack.append(e)
+
+    ready = [n for n in starts if deps.get(n, 0) == 0]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(node)
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, node)
+        if node in capture_nodes:
+            captured[capture_nodes[node]] = g
+        _check_saved(node)
+        in_grads = node.backward(g)
+        nxt = node.next
+        if not retain_graph:
+            node.release()
+        for e, gi in zip(nxt, in_grads):
+            if e is None or gi is None:
+                continue
+            if type(gi) is not _ndarray and isinstance(gi, _np_generic):
+                gi = _np_asarray(gi)
+            if isinstance(e, Function):
+                if e in grads:
+                    grads[e] = grads[e] + gi
+                else:
+                    grads[e] = gi
+                left = deps[e] - 1
+                deps[e] = left
+                if left == 0:
+                    ready.append(e)
+            else:
+                add_leaf(e, gi)
+
+    if capture is not None:
+        for i, t in enumerate(capture):
+            if t._grad_fn is None:
+                hit = leaf_grads.get(id(t))
+                if hit is not None:
+                    captured[i] = _apply_leaf_hooks(t, hit[1])
+        return captured
+
+    owned: set[int] = set()
+    for leaf, g in leaf_grads.values():
+        g = _apply_leaf_hooks(leaf, g)
+        _accumulate(leaf, g, owned)
+    return None
+
+
+def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
+    for hook in hooks:
+        if isinstance(hook, weakref.ref):  # retain_grad()
+            t = hook()
+            if t is not None:
+                t._grad = _wrap(g.copy(), t._device)
+            continue
+        res = hook(_wrap(g, _backend.device_of_array(g)))
+        if res is not None:
+            g = res._data
+    return g
+
+
+def _apply_leaf_hooks(leaf: Any, g: Any) -> Any:
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            res = hook(_wrap(g, leaf._device))
+            if res is not None:
+                g = res._data
+    return g
+
+
+def _accumulate(leaf: Any, g: Any, owned: set[int]) -> None:
+    """Add ``g`` into ``leaf.grad``, copying when the array may be shared."""
+    data = leaf._data
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    if g.shape != data.shape:
+        g = leaf._device.xp.broadcast_to(g, data.shape)
+    old = leaf._grad
+    if old is None:
+        if g.base is not None or id(g) in owned or not g.flags.writeable:
+            g = g.copy()
+        owned.add(id(g))
+        leaf._grad = _wrap(g, leaf._device)
+    else:
+        if old._data.shape == g.shape and old._data.flags.writeable:
+            old._data += g
+            old._version[0] += 1
+        else:
+            leaf._grad = _wrap(old._data + g, leaf._device)
+
+
+def _wrap(arr: Any, device: Any) -> Any:
+    t = object.__new__(Tensor)
+    t._data = arr
+    t._device = device
+    t.requires_grad = False
+    t._grad = None
+    t._grad_fn = None
+    t._version = [0]
+    t._base = None
+    t._hooks = None
+    return t
+
+
+def _as_tensor_list(x: Any) -> list[Any]:
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
+) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves (``torch.autograd.backward``)."""
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (higher-order gradients) is not supported by brickwork yet"
+        )
+    roots = _as_tensor_list(tensors)
+    seeds = _seed_grads(roots, grad_tensors, "backward")
+    if inputs is not None:
+        wanted = _as_tensor_list(inputs)
+        got = run_backward(roots, seeds, bool(retain_graph), capture=wanted)
+        owned: set[int] = set()
+        for t, g in zip(wanted, got):
+            if g is not None:
+                _accumulate(t, g, owned)
+        return
+    run_backward(roots, seeds, bool(retain_graph))
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Any, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = bw.autograd.grad((x * x).sum(), x)
+    >>> g
+    tensor([2., 4.])
+    """
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (higher-order gradients) is not supported by brickwork yet"
+        )
+    roots = _as_tensor_list(outputs)
+    wanted = _as_tensor_list(inputs)
+    for i, t in enumerate(wanted):
+        if not t.requires_grad:
+            raise RuntimeError(f"autograd.grad: input {i} does not require grad")
+    seeds = _seed_grads(roots, grad_outputs, "grad")
+    got = run_backward(roots, seeds, bool(retain_graph), capture=wanted)
+    assert got is not None
+    result = []
+    for i, (t, g) in enumerate(zip(wanted, got)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"autograd.grad: input {i} was not used in the graph of the outputs; "
+                    "pass allow_unused=True if this is expected"
+                )
+            result.append(None)
+        else:
+            if g.shape != t._data.shape:
+                g = t._device.xp.broadcast_to(g, t._data.shape).copy()
+            result.append(_wrap(g, t._device))
+    return tuple(result)
+
+
+def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
+    if grads is None:
+        grads = [None] * len(roots)
+    elif isinstance(grads, Tensor):
+        grads = [grads]
+    else:
+        grads = list(grads)
+    if len(grads) != len(roots):
+        raise RuntimeError(f"{where}: got {len(grads)} gradients for {len(roots)} outputs")
+    seeds = []
+    for i, (t, g) in enumerate(zip(roots, grads)):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"{where}: element {i} of the outputs does not require grad and has no grad_fn "
+                "(was it computed under no_grad, or from tensors without requires_grad=True?)"
+            )
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError(
+                    f"{where}: grad can be implicitly created only for scalar outputs; output {i} "
+                    f"has shape {tuple(t._data.shape)}, pass a gradient of that shape"
+                )
+            seeds.append(t._device.xp.ones(t._data.shape, dtype=t._data.dtype))
+        else:
+            g = g if isinstance(g, Tensor) else Tensor(g)
+            if g._device is not t._device:
+                raise DeviceMismatchError(f"{where} (gradient)", [t._device, g._device])
+            if tuple(g._data.shape) != tuple(t._data.shape):
+                raise RuntimeError(
+                    f"{where}: gradient has shape {tuple(g._data.shape)} but output {i} has shape "
+                    f"{tuple(t._data.shape)}"
+                )
+            seeds.append(g._data.astype(t._data.dtype, copy=False))
+    return seeds
+
+
+def iter_graph(root: Any) -> Iterable[Function]:
+    """All nodes reachable from ``root`` (a tensor), for debugging and tests."""
+    start = root._grad_fn
+    if start is None:
+        return
+    stack, seen = [start], {start}
+    while stack:
+        node = stack.pop()
+        yield node
+        for e in node.__dict__.get("next", ()):
+            if isinstance(e, Function) and e not in seen:
+                seen.add(e)
+                stack.append(e)
+
+
+from brickwork.tensor import Tensor  # noqa: E402  (circular: Tensor uses Function)

@@ -1,0 +1,124 @@
+"""Shared helpers for ops: undoing broadcasting, dtype promotion, argument parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brickwork import dtypes
+from brickwork.tensor import Tensor, _cast, _norm_dim
+
+__all__ = ["sum_to", "promote", "as_float", "norm_dim", "norm_dims", "shape_args"]
+
+
+def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` down to ``shape``: the one place where broadcasting is undone.
+
+    >>> import numpy as np
+    >>> sum_to(np.ones((2, 3)), (3,)).tolist()
+    [2.0, 2.0, 2.0]
+    """
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if lead:
+        grad = grad.reshape(shape)
+    return grad
+
+
+def _scalar_or_tensor(x: Any, like: Tensor, op: str) -> Any:
+    """Python/NumPy scalars pass through; arrays and sequences become tensors."""
+    if isinstance(x, (int, float, bool, np.number, np.bool_)):
+        return x
+    if isinstance(x, np.ndarray):
+        if like._device.type != "cpu":
+            raise TypeError(
+                f"{op}: got a NumPy array with a tensor on {like._device}; convert it with "
+                "bw.tensor(array, device=...) (brickwork never moves data silently)"
+            )
+        return _from_np(x)
+    raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
+
+
+def _from_np(arr: np.ndarray) -> Tensor:
+    from brickwork.creation import tensor
+
+    return tensor(arr)
+
+
+def promote(a: Any, b: Any, op: str) -> tuple[Any, Any]:
+    """Cast the operands of a binary op to PyTorch's result dtype.
+
+    At least one of ``a``, ``b`` is a Tensor; the other may be a Python scalar,
+    which is left as is (NumPy's weak scalars then keep the tensor's dtype).
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a._data.dtype, b._data.dtype
+            if da == db:
+                return a, b
+            ta, tb = dtypes.from_numpy_dtype(da), dtypes.from_numpy_dtype(db)
+            target = dtypes.result_type(ta, a._data.ndim == 0, tb, b._data.ndim == 0)
+            if ta is not target:
+                a = _cast(a, target)
+            if tb is not target:
+                b = _cast(b, target)
+            return a, b
+        b = _scalar_or_tensor(b, a, op)
+        if isinstance(b, Tensor):
+            return promote(a, b, op)
+        return _promote_scalar(a, b), b
+    a = _scalar_or_tensor(a, b, op)
+    if isinstance(a, Tensor):
+        return promote(a, b, op)
+    return a, _promote_scalar(b, a)
+
+
+def _promote_scalar(t: Tensor, value: Any) -> Tensor:
+    kind = t._data.dtype.kind
+    if kind == "f":
+        return t
+    target = dtypes.result_type_with_scalar(dtypes.from_numpy_dtype(t._data.dtype), value)
+    if target.np != t._data.dtype:
+        return _cast(t, target)
+    return t
+
+
+def as_float(t: Tensor) -> Tensor:
+    """Integer and bool tensors become float32 for ops defined on reals (exp, sqrt, ...)."""
+    if t._data.dtype.kind in "fc":
+        return t
+    return _cast(t, dtypes.float32)
+
+
+def norm_dim(dim: int, ndim: int, op: str) -> int:
+    return _norm_dim(dim, ndim, op)
+
+
+def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """``None`` (all dims), an int, or a sequence of ints, normalised to a sorted tuple."""
+    if dim is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        return (_norm_dim(int(dim), ndim, op),)
+    dims = tuple(_norm_dim(int(d), ndim, op) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+    return tuple(sorted(dims))
+
+
+def shape_args(args: tuple, op: str) -> tuple[int, ...]:
+    """Sizes given as varargs ``(2, 3)``, or one sequence ``((2, 3),)``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    try:
+        return tuple(int(a) for a in args)
+    except TypeError:
+        raise TypeError(f"{op}: sizes must be integers, got {args!r}") from None

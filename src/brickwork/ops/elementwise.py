@@ -1,0 +1,843 @@
+"""Elementwise ops: arithmetic, unary maths, activations, comparisons, where.
+
+Each primitive is one class with ``forward`` and ``backward`` side by side;
+the functions below them handle dtype promotion and scalars, then call
+``Class.apply``. Binary ops broadcast; their backward undoes broadcasting with
+``sum_to`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from brickwork import _backend
+from brickwork.autograd import Function
+from brickwork.ops._util import as_float, promote, sum_to
+from brickwork.tensor import Tensor
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return getattr(x, "shape", ())
+
+
+# ---------------------------------------------------------------------------
+# binary arithmetic
+
+
+class Add(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if need_a else None, sum_to(g, sb) if need_b else None)
+
+
+class Sub(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if need_a else None, -sum_to(g, sb) if need_b else None)
+
+
+class Mul(Function):
+    saved_inputs = (0, 1)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        a, b = self.a, self.b
+        return (
+            sum_to(g * b, _shape(a)) if need_a else None,
+            sum_to(g * a, _shape(b)) if need_b else None,
+        )
+
+
+class Div(Function):
+    saved_inputs = (0, 1)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        a, b = self.a, self.b
+        ga = g / b
+        return (
+            sum_to(ga, _shape(a)) if need_a else None,
+            sum_to(-ga * a / b, _shape(b)) if need_b else None,
+        )
+
+
+class Pow(Function):
+    saved_inputs = (0, 1)
+    saves_output = True
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        a, b, xp = self.a, self.b, self.xp
+        ga = gb = None
+        if need_a:
+            if isinstance(b, (int, float)):
+                ga = g * b * a ** (b - 1) if b != 0 else xp.zeros_like(g)
+            else:
+                ga = sum_to(g * b * a ** (b - 1), _shape(a))
+        if need_b:
+            # d(a ** b)/db = a ** b * log(a), taken as 0 where a == 0
+            if isinstance(a, (int, float)):
+                gb = g * self.out * (math.log(a) if a > 0 else 0.0)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    log_a = xp.where(a == 0, 0, xp.log(a))
+                gb = g * self.out * log_a
+            gb = sum_to(gb, _shape(b))
+        return (ga, gb)
+
+
+class Maximum(Function):
+    saved_inputs = (0, 1)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return self.xp.maximum(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return _minmax_backward(self, g, self.a > self.b)
+
+
+class Minimum(Function):
+    saved_inputs = (0, 1)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return self.xp.minimum(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return _minmax_backward(self, g, self.a < self.b)
+
+
+def _minmax_backward(fn: Function, g: Any, a_wins: Any) -> tuple[Any, ...]:
+    # ties share the gradient equally, as in PyTorch
+    tie = fn.a == fn.b
+    wa = a_wins + 0.5 * tie
+    need_a, need_b = fn.needs_input_grad
+    return (
+        sum_to(g * wa, _shape(fn.a)) if need_a else None,
+        sum_to(g * (1 - wa), _shape(fn.b)) if need_b else None,
+    )
+
+
+class Remainder(Function):
+    saved_inputs = (0, 1)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return self.xp.remainder(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_a, need_b = self.needs_input_grad
+        ga = sum_to(g, _shape(self.a)) if need_a else None
+        gb = sum_to(-g * self.xp.floor_divide(self.a, self.b), _shape(self.b)) if need_b else None
+        return (ga, gb)
+
+
+class _NoGradBinary(Function):
+    """Binary ops with no useful gradient (floor division, comparisons, logic)."""
+
+    ufunc = ""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return getattr(self.xp, self.ufunc)(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (None, None)
+
+
+def _nograd_binary(name: str, ufunc: str) -> type[Function]:
+    return type(name, (_NoGradBinary,), {"ufunc": ufunc, "op_name": ufunc})
+
+
+FloorDivide = _nograd_binary("FloorDivide", "floor_divide")
+Eq = _nograd_binary("Eq", "equal")
+Ne = _nograd_binary("Ne", "not_equal")
+Lt = _nograd_binary("Lt", "less")
+Le = _nograd_binary("Le", "less_equal")
+Gt = _nograd_binary("Gt", "greater")
+Ge = _nograd_binary("Ge", "greater_equal")
+LogicalAnd = _nograd_binary("LogicalAnd", "logical_and")
+LogicalOr = _nograd_binary("LogicalOr", "logical_or")
+LogicalXor = _nograd_binary("LogicalXor", "logical_xor")
+BitwiseAnd = _nograd_binary("BitwiseAnd", "bitwise_and")
+BitwiseOr = _nograd_binary("BitwiseOr", "bitwise_or")
+BitwiseXor = _nograd_binary("BitwiseXor", "bitwise_xor")
+
+
+def _binary(cls: type[Function], a: Any, b: Any) -> Tensor:
+    a, b = promote(a, b, cls.op_name if hasattr(cls, "op_name") else cls.__name__.lower())
+    return cls.apply(a, b)
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input + alpha * other`` with broadcasting."""
+    if alpha != 1:
+        other = other * alpha
+    return _binary(Add, input, other)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input - alpha * other`` with broadcasting."""
+    if alpha != 1:
+        other = other * alpha
+    return _binary(Sub, input, other)
+
+
+def rsub(input: Any, other: Any) -> Tensor:
+    return _binary(Sub, other, input)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    return _binary(Mul, input, other)
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """True division (integers give float32); ``rounding_mode`` 'floor' or 'trunc'."""
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        q = _binary(Div, _float_operand(input), _float_operand(other))
+        out = trunc(q)
+        if _is_int_pair(input, other):
+            return out.to(promote(input, other, "div")[0].dtype)
+        return out
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    return _binary(Div, _float_operand(input), _float_operand(other))
+
+
+def _is_int_pair(a: Any, b: Any) -> bool:
+    def is_int(x: Any) -> bool:
+        if isinstance(x, Tensor):
+            return x._data.dtype.kind in "iub"
+        return isinstance(x, (int, np.integer))
+
+    return is_int(a) and is_int(b)
+
+
+def _float_operand(x: Any) -> Any:
+    """Integer division operands become float32 (PyTorch's true division)."""
+    if isinstance(x, Tensor):
+        return as_float(x)
+    if isinstance(x, (bool, np.bool_)):
+        return float(x)
+    return x
+
+
+def rdiv(input: Any, other: Any) -> Tensor:
+    return div(other, input)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    return _binary(FloorDivide, input, other)
+
+
+def rfloordiv(input: Any, other: Any) -> Tensor:
+    return floor_divide(other, input)
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    return _binary(Remainder, input, other)
+
+
+fmod_remainder = remainder
+
+
+def rmod(input: Any, other: Any) -> Tensor:
+    return remainder(other, input)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """``input ** exponent``; integer tensors to integer powers stay integer."""
+    return _binary(Pow, input, exponent)
+
+
+def rpow(input: Any, other: Any) -> Tensor:
+    return pow(other, input)
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return _binary(Maximum, input, other)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return _binary(Minimum, input, other)
+
+
+def eq(input: Any, other: Any) -> Any:
+    if other is None:
+        return False
+    return _binary(Eq, input, other)
+
+
+def ne(input: Any, other: Any) -> Any:
+    if other is None:
+        return True
+    return _binary(Ne, input, other)
+
+
+def lt(input: Any, other: Any) -> Tensor:
+    return _binary(Lt, input, other)
+
+
+def le(input: Any, other: Any) -> Tensor:
+    return _binary(Le, input, other)
+
+
+def gt(input: Any, other: Any) -> Tensor:
+    return _binary(Gt, input, other)
+
+
+def ge(input: Any, other: Any) -> Tensor:
+    return _binary(Ge, input, other)
+
+
+def logical_and(input: Any, other: Any) -> Tensor:
+    return _binary(LogicalAnd, input, other)
+
+
+def logical_or(input: Any, other: Any) -> Tensor:
+    return _binary(LogicalOr, input, other)
+
+
+def logical_xor(input: Any, other: Any) -> Tensor:
+    return _binary(LogicalXor, input, other)
+
+
+def _bitwise(cls: type[Function], a: Any, b: Any) -> Tensor:
+    for x in (a, b):
+        if isinstance(x, Tensor) and x._data.dtype.kind == "f":
+            raise TypeError(f"{cls.op_name}: only integer and bool tensors support &, |, ^")
+    return _binary(cls, a, b)
+
+
+def bitwise_and(input: Any, other: Any) -> Tensor:
+    return _bitwise(BitwiseAnd, input, other)
+
+
+def bitwise_or(input: Any, other: Any) -> Tensor:
+    return _bitwise(BitwiseOr, input, other)
+
+
+def bitwise_xor(input: Any, other: Any) -> Tensor:
+    return _bitwise(BitwiseXor, input, other)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and elements (a host sync)."""
+    if input._data.shape != other._data.shape:
+        return False
+    return bool(eq(input, other).all())
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Tensor:
+    a, b = promote(input, other, "isclose")
+    return _wrap_nograd(a._device.xp.isclose(a._data, b._data, rtol=rtol, atol=atol,
+                                             equal_nan=equal_nan), a)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def _wrap_nograd(arr: Any, like: Tensor) -> Tensor:
+    from brickwork.autograd import _wrap
+
+    if isinstance(arr, np.generic):
+        arr = np.asarray(arr)
+    return _wrap(arr, like._device)
+
+
+# ---------------------------------------------------------------------------
+# unary maths
+
+
+class Neg(Function):
+    def forward(self, x: Any) -> Any:
+        return -x
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (-g,)
+
+
+class Abs(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return self.xp.abs(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * self.xp.sign(self.x),)
+
+
+class Exp(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        self.out = self.xp.exp(x)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * self.out,)
+
+
+class Expm1(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        self.out = self.xp.expm1(x)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * (self.out + 1),)
+
+
+class Log(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.xp.log(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g / self.x,)
+
+
+class Log2(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.xp.log2(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g / (self.x * np.log(2.0)).astype(g.dtype),)
+
+
+class Log10(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.xp.log10(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g / (self.x * np.log(10.0)).astype(g.dtype),)
+
+
+class Log1p(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.xp.log1p(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g / (1 + self.x),)
+
+
+class Sqrt(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        with np.errstate(invalid="ignore"):
+            self.out = self.xp.sqrt(x)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        with np.errstate(divide="ignore"):
+            return (g / (2 * self.out),)
+
+
+class Rsqrt(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.out = 1 / self.xp.sqrt(x)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (-0.5 * g * self.out**3,)
+
+
+class Sin(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return self.xp.sin(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * self.xp.cos(self.x),)
+
+
+class Cos(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return self.xp.cos(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (-g * self.xp.sin(self.x),)
+
+
+class Tanh(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        self.out = self.xp.tanh(x)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * (1 - self.out * self.out),)
+
+
+class Sigmoid(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        # exp(-x) may overflow to inf for very negative x; 1 / (1 + inf) is then the exact 0
+        with np.errstate(over="ignore"):
+            out = xp.exp(-x)
+        out += 1
+        self.out = xp.reciprocal(out, out=out)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        s = self.out
+        return (g * s * (1 - s),)
+
+
+class Relu(Function):
+    op_name = "relu"
+
+    def forward(self, x: Any) -> Any:
+        out = self.xp.maximum(x, 0)
+        if self.needs_input_grad[0]:
+            self.mask = x > 0
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g * self.mask,)
+
+
+class Erf(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return _backend.erf(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        x = self.x
+        return (g * (2.0 / np.sqrt(np.pi)) * self.xp.exp(-x * x),)
+
+
+class Clamp(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any, lo: Any, hi: Any) -> Any:
+        self.x, self.lo, self.hi = x, lo, hi
+        out = x
+        if lo is not None:
+            out = self.xp.maximum(out, lo)
+        if hi is not None:
+            out = self.xp.minimum(out, hi)
+        return out if out is not x else x.copy()
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        x, lo, hi = self.x, self.lo, self.hi
+        need_x, need_lo, need_hi = self.needs_input_grad
+        inside = True
+        if lo is not None:
+            inside = x >= lo
+        if hi is not None:
+            inside = inside & (x <= hi) if lo is not None else (x <= hi)
+        gx = g * inside if need_x else None
+        glo = ghi = None
+        if need_lo:
+            glo = sum_to(g * (x < lo), _shape(lo))
+        if need_hi:
+            ghi = sum_to(g * (x > hi) * ((x >= lo) if lo is not None else True), _shape(hi))
+        return (gx, glo, ghi)
+
+
+class Where(Function):
+    saved_inputs = (0,)
+
+    def forward(self, cond: Any, a: Any, b: Any) -> Any:
+        self.cond = cond
+        self.shapes = (_shape(a), _shape(b))
+        return self.xp.where(cond, a, b)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        _, need_a, need_b = self.needs_input_grad
+        zero = self.xp.zeros((), dtype=g.dtype)
+        sa, sb = self.shapes
+        return (
+            None,
+            sum_to(self.xp.where(self.cond, g, zero), sa) if need_a else None,
+            sum_to(self.xp.where(self.cond, zero, g), sb) if need_b else None,
+        )
+
+
+class _NoGradUnary(Function):
+    ufunc = ""
+
+    def forward(self, x: Any) -> Any:
+        return getattr(self.xp, self.ufunc)(x)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        # piecewise-constant functions: zero gradient almost everywhere
+        return (self.xp.zeros_like(g),)
+
+
+def _nograd_unary(name: str, ufunc: str) -> type[Function]:
+    return type(name, (_NoGradUnary,), {"ufunc": ufunc, "op_name": ufunc})
+
+
+Sign = _nograd_unary("Sign", "sign")
+Floor = _nograd_unary("Floor", "floor")
+Ceil = _nograd_unary("Ceil", "ceil")
+Round = _nograd_unary("Round", "round")
+Trunc = _nograd_unary("Trunc", "trunc")
+LogicalNot = _nograd_unary("LogicalNot", "logical_not")
+Isnan = _nograd_unary("Isnan", "isnan")
+Isinf = _nograd_unary("Isinf", "isinf")
+Isfinite = _nograd_unary("Isfinite", "isfinite")
+
+
+def neg(input: Tensor) -> Tensor:
+    return Neg.apply(input)
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001
+    return Abs.apply(input)
+
+
+def exp(input: Tensor) -> Tensor:
+    return Exp.apply(as_float(input))
+
+
+def expm1(input: Tensor) -> Tensor:
+    return Expm1.apply(as_float(input))
+
+
+def log(input: Tensor) -> Tensor:
+    return Log.apply(as_float(input))
+
+
+def log2(input: Tensor) -> Tensor:
+    return Log2.apply(as_float(input))
+
+
+def log10(input: Tensor) -> Tensor:
+    return Log10.apply(as_float(input))
+
+
+def log1p(input: Tensor) -> Tensor:
+    return Log1p.apply(as_float(input))
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return Sqrt.apply(as_float(input))
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    return Rsqrt.apply(as_float(input))
+
+
+def square(input: Tensor) -> Tensor:
+    return mul(input, input)
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return div(1.0, input)
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(as_float(input))
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(as_float(input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(as_float(input))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return Sigmoid.apply(as_float(input))
+
+
+def relu(input: Tensor) -> Tensor:
+    return Relu.apply(input)
+
+
+def erf(input: Tensor) -> Tensor:
+    return Erf.apply(as_float(input))
+
+
+def sign(input: Tensor) -> Tensor:
+    return Sign.apply(input)
+
+
+def floor(input: Tensor) -> Tensor:
+    return Floor.apply(input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    return Ceil.apply(input)
+
+
+def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
+    if decimals:
+        scale = 10.0**decimals
+        return Round.apply(input * scale) / scale
+    return Round.apply(input)
+
+
+def trunc(input: Tensor) -> Tensor:
+    return Trunc.apply(input)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return LogicalNot.apply(input)
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    if input._data.dtype.kind == "f":
+        raise TypeError("bitwise_not (~): only integer and bool tensors are supported")
+    return _nograd_unary("BitwiseNot", "invert").apply(input)
+
+
+def isnan(input: Tensor) -> Tensor:
+    return Isnan.apply(input)
+
+
+def isinf(input: Tensor) -> Tensor:
+    return Isinf.apply(input)
+
+
+def isfinite(input: Tensor) -> Tensor:
+    return Isfinite.apply(input)
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]``; bounds may be scalars or tensors."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    x = input
+    if isinstance(min, Tensor):
+        x, min = promote(x, min, "clamp")
+    elif min is not None:
+        x = promote(x, min, "clamp")[0]
+    if isinstance(max, Tensor):
+        x, max = promote(x, max, "clamp")
+        if isinstance(min, Tensor):
+            min = promote(min, max, "clamp")[0]
+    elif max is not None:
+        x = promote(x, max, "clamp")[0]
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    if input is None and other is None:
+        from brickwork.ops.shape import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise TypeError("where: condition must be a bool tensor")
+    if condition._data.dtype.kind != "b":
+        condition = condition.bool()
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        from brickwork.creation import tensor
+
+        input = tensor(input, device=condition._device)
+    input, other = promote(input, other, "where")
+    return Where.apply(condition, input, other)
+
+
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """``input + weight * (end - input)``."""
+    return input + weight * (end - input)
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return input + value * tensor1 / tensor2
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """Replace elements where ``mask`` is true by ``value`` (a scalar or 0-dim tensor)."""
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        raise TypeError("masked_fill: mask must be a bool tensor")
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(
+                f"masked_fill: value must be a 0-dim tensor, got shape {tuple(value._data.shape)}"
+            )
+        value = value.to(input.dtype)
+        return Where.apply(mask, value, input)
+    xp = input._device.xp
+    fill = xp.asarray(value, dtype=input._data.dtype)
+    return Where.apply(mask, _wrap_nograd(fill, input), input)
+
+
+# PyTorch's alias names
+divide = true_divide = div
+multiply = mul
+subtract = sub
+negative = neg

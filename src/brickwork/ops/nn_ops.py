@@ -1,0 +1,122 @@
+"""Neural-network primitives fused for speed and stability: softmax, log_softmax,
+linear (matmul + bias in one node). Convolution, pooling and losses build on
+these in ``brickwork.nn.functional`` and the kernel modules beside this one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brickwork.autograd import Function
+from brickwork.ops._util import as_float, norm_dim
+from brickwork.tensor import Tensor
+
+
+class Softmax(Function):
+    saves_output = True
+
+    def forward(self, x: Any, axis: int) -> Any:
+        xp = self.xp
+        self.axis = axis
+        if x.size == 0:
+            self.out = x.copy()
+            return self.out
+        shifted = x - x.max(axis=axis, keepdims=True)
+        e = xp.exp(shifted, out=shifted)
+        e /= e.sum(axis=axis, keepdims=True)
+        self.out = e
+        return e
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        y = self.out
+        gy = g * y
+        return (gy - y * gy.sum(axis=self.axis, keepdims=True),)
+
+
+class LogSoftmax(Function):
+    saves_output = True
+
+    def forward(self, x: Any, axis: int) -> Any:
+        xp = self.xp
+        self.axis = axis
+        if x.size == 0:
+            self.out = x.copy()
+            return self.out
+        shifted = x - x.max(axis=axis, keepdims=True)
+        lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted -= lse
+        self.out = shifted
+        return shifted
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g - self.xp.exp(self.out) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` as one node: one GEMM forward, one GEMM per gradient."""
+
+    saved_inputs = (0, 1)
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        self.x, self.weight = x, weight
+        self.has_bias = bias is not None
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_x, need_w, *need_b = self.needs_input_grad
+        x, w = self.x, self.weight
+        gx = g @ w if need_x else None
+        gw = gb = None
+        if need_w or (need_b and need_b[0]):
+            g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+            if need_w:
+                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+                gw = g2.T @ x2
+            if need_b and need_b[0]:
+                gb = g2.sum(axis=0)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """Softmax over ``dim``, computed stably (shifted by the maximum)."""
+    x = as_float(input if dtype is None else input.to(dtype))
+    axis = norm_dim(_implicit_dim(dim, x), max(x._data.ndim, 1), "softmax")
+    if x._data.ndim == 0:
+        return Softmax.apply(x.reshape(1), axis=0).reshape(())
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``log(softmax(x))`` computed stably in one step."""
+    x = as_float(input if dtype is None else input.to(dtype))
+    axis = norm_dim(_implicit_dim(dim, x), max(x._data.ndim, 1), "log_softmax")
+    if x._data.ndim == 0:
+        return LogSoftmax.apply(x.reshape(1), axis=0).reshape(())
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def _implicit_dim(dim: int | None, x: Tensor) -> int:
+    if dim is not None:
+        return dim
+    # PyTorch's legacy choice when dim is omitted
+    return 0 if x._data.ndim in (0, 1, 3) else 1
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` (weight has PyTorch's layout ``(out, in)``)."""
+    if input._data.shape[-1:] != weight._data.shape[-1:] or weight._data.ndim != 2:
+        raise RuntimeError(
+            f"linear: input of shape {tuple(input._data.shape)} does not fit weight of shape "
+            f"{tuple(weight._data.shape)} (expected input.shape[-1] == weight.shape[1])"
+        )
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(
+            f"linear: input is {input.dtype} but weight is {weight.dtype}; convert one of them "
+            "(e.g. model.double() or x.float())"
+        )
+    if bias is None:
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias)
+

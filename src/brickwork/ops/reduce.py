@@ -1,0 +1,397 @@
+"""Reductions: sum, mean, var/std, prod, max/min, argmax/argmin, logsumexp, cumsum, norm."""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from brickwork.autograd import Function, _wrap
+from brickwork.ops._util import as_float, norm_dim, norm_dims
+from brickwork.tensor import Tensor
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _expand_back(g: Any, axes: tuple[int, ...] | None, keepdim: bool, shape: tuple[int, ...]) -> Any:
+    """Broadcast a reduced gradient back over the input's shape."""
+    xp_g = g
+    if axes is not None and not keepdim and axes:
+        for ax in axes:
+            xp_g = _expand_dims(xp_g, ax)
+    elif axes is None and not keepdim:
+        xp_g = xp_g.reshape((1,) * len(shape))
+    return xp_g
+
+
+def _expand_dims(a: Any, ax: int) -> Any:
+    return a.reshape(a.shape[:ax] + (1,) + a.shape[ax:])
+
+
+class Sum(Function):
+    def forward(self, x: Any, axes: Any, keepdim: bool, dtype: Any) -> Any:
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        self.in_dtype = x.dtype
+        return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        g = _expand_back(g, self.axes, self.keepdim, self.shape)
+        return (self.xp.broadcast_to(g, self.shape).astype(self.in_dtype, copy=False),)
+
+
+class Mean(Function):
+    def forward(self, x: Any, axes: Any, keepdim: bool) -> Any:
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        self.n = n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return x.mean(axis=axes, keepdims=keepdim) if n else self.xp.full(
+                _reduced_shape(x.shape, axes, keepdim), np.nan, dtype=x.dtype)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        g = _expand_back(g, self.axes, self.keepdim, self.shape)
+        return (self.xp.broadcast_to(g / builtins.max(self.n, 1), self.shape),)
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: Any, keepdim: bool) -> tuple[int, ...]:
+    if axes is None:
+        return (1,) * len(shape) if keepdim else ()
+    if keepdim:
+        return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+class Prod(Function):
+    saved_inputs = (0,)
+
+    def forward(self, x: Any, axis: Any, keepdim: bool) -> Any:
+        self.x, self.axis, self.keepdim = x, axis, keepdim
+        return x.prod(axis=axis, keepdims=keepdim)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp, x, axis = self.xp, self.x, self.axis
+        if axis is None:
+            flat = x.reshape(-1)
+            others = _prod_of_others(xp, flat, 0).reshape(x.shape)
+            return (g.reshape((1,) * x.ndim) * others,)
+        others = _prod_of_others(xp, x, axis)
+        if not self.keepdim:
+            g = _expand_dims(g, axis)
+        return (g * others,)
+
+
+def _prod_of_others(xp: Any, x: Any, axis: int) -> Any:
+    """For each element, the product of all other elements along ``axis`` (zeros handled)."""
+    n = x.shape[axis]
+    ones_shape = list(x.shape)
+    ones_shape[axis] = 1
+    one = xp.ones(ones_shape, dtype=x.dtype)
+    left = xp.cumprod(xp.concatenate([one, x.take(range(n - 1), axis=axis)], axis=axis), axis=axis) \
+        if n else x
+    rev = xp.flip(x, axis=axis)
+    right = xp.cumprod(xp.concatenate([one, rev.take(range(n - 1), axis=axis)], axis=axis), axis=axis) \
+        if n else x
+    return left * xp.flip(right, axis=axis)
+
+
+class MaxMin(Function):
+    """Reduction to the maximum or minimum; ties share the gradient equally."""
+
+    saved_inputs = (0,)
+    saves_output = True
+
+    def forward(self, x: Any, axes: Any, keepdim: bool, is_max: bool) -> Any:
+        if x.size == 0:
+            raise RuntimeError(
+                f"{'max' if is_max else 'min'}(): cannot reduce an empty tensor of shape "
+                f"{tuple(x.shape)}; specify a non-zero dimension or use amax with an identity"
+            )
+        self.x, self.axes, self.keepdim = x, axes, keepdim
+        self.out = x.max(axis=axes, keepdims=keepdim) if is_max else x.min(axis=axes, keepdims=keepdim)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
+        g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
+        hit = self.x == out
+        count = hit.sum(axis=self.axes, keepdims=True)
+        return (g * hit / count,)
+
+
+class MaxMinDim(Function):
+    """Values of ``max(dim)`` / ``min(dim)`` at given indices; the gradient goes to those indices."""
+
+    def forward(self, x: Any, idx: Any, axis: int, keepdim: bool) -> Any:
+        self.idx, self.axis, self.keepdim, self.shape = idx, axis, keepdim, x.shape
+        vals = self.xp.take_along_axis(x, idx, axis=axis)
+        return vals if keepdim else vals.reshape(vals.shape[:axis] + vals.shape[axis + 1:])
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        if not self.keepdim:
+            g = _expand_dims(g, self.axis)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.put_along_axis(out, self.idx, g, axis=self.axis)
+        return (out, None)
+
+
+class LogSumExp(Function):
+    saved_inputs = (0,)
+    saves_output = True
+
+    def forward(self, x: Any, axes: Any, keepdim: bool) -> Any:
+        xp = self.xp
+        m = x.max(axis=axes, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, dtype=x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.x, self.axes, self.keepdim = x, axes, keepdim
+        self.out_kept = out
+        self.out = out if keepdim else out.reshape(_reduced_shape(x.shape, axes, False))
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
+        with np.errstate(invalid="ignore"):
+            return (g * self.xp.exp(self.x - self.out_kept),)
+
+
+class CumSum(Function):
+    def forward(self, x: Any, axis: int) -> Any:
+        self.axis = axis
+        return self.xp.cumsum(x, axis=axis, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        return (xp.flip(xp.cumsum(xp.flip(g, self.axis), axis=self.axis), self.axis),)
+
+
+class Norm2(Function):
+    """Euclidean norm; its gradient is 0 (not NaN) where the norm is 0, as in PyTorch."""
+
+    saved_inputs = (0,)
+    saves_output = True
+
+    def forward(self, x: Any, axes: Any, keepdim: bool) -> Any:
+        self.x, self.axes, self.keepdim = x, axes, keepdim
+        self.out = self.xp.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
+        g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = self.xp.where(out == 0, 0, g / out)
+        return (self.x * scale,)
+
+
+# ---------------------------------------------------------------------------
+# functions
+
+
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all dims when None); bools and ints sum to int64."""
+    axes = norm_dims(dim, input._data.ndim, "sum")
+    np_dtype = None
+    if dtype is not None:
+        from brickwork import dtypes
+
+        np_dtype = dtypes.as_dtype(dtype).np
+    elif input._data.dtype.kind in "biu":
+        np_dtype = np.int64
+    return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype)
+
+
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"mean(): could not infer output dtype; input dtype must be floating point, got "
+            f"{input.dtype} (use .float() or dtype=)"
+        )
+    axes = norm_dims(dim, input._data.ndim, "mean")
+    return Mean.apply(input, axes=axes, keepdim=keepdim)
+
+
+def _correction(unbiased: Any, correction: Any) -> float:
+    if correction is not None:
+        return float(correction)
+    if unbiased is None:
+        return 1.0
+    return 1.0 if unbiased else 0.0
+
+
+def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:
+    """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics."""
+    if isinstance(dim, bool):  # var(x, False): the old positional 'unbiased'
+        dim, unbiased = None, dim
+    x = as_float(input)
+    axes = norm_dims(dim, x._data.ndim, "var")
+    n = x._data.size if axes is None else int(np.prod([x._data.shape[a] for a in axes]))
+    c = _correction(unbiased, correction)
+    centred = x - mean(x, dim=axes, keepdim=True)
+    return sum(centred * centred, dim=axes, keepdim=keepdim) / _safe_denominator(n - c)
+
+
+def _safe_denominator(d: float) -> float:
+    # PyTorch returns inf/nan when n - correction <= 0; division by 0.0 does the same
+    return d if d > 0 else 0.0
+
+
+def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:
+    """Standard deviation (see :func:`var`)."""
+    from brickwork.ops.elementwise import sqrt
+
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(as_float(input), dim, keepdim))
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(as_float(input), dim, keepdim))
+
+
+def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        input = input.to(dtype)
+    axis = None if dim is None else norm_dim(dim, input._data.ndim, "prod")
+    if input._data.dtype.kind in "bu":
+        input = input.long()
+    return Prod.apply(input, axis=axis, keepdim=keepdim)
+
+
+def _max_min(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
+    from brickwork.ops import elementwise
+
+    name = "max" if is_max else "min"
+    if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
+        return elementwise.maximum(input, dim) if is_max else elementwise.minimum(input, dim)
+    if dim is None:
+        return MaxMin.apply(input, axes=None, keepdim=False, is_max=is_max)
+    axis = norm_dim(dim, input._data.ndim, name)
+    data, xp = input._data, input._device.xp
+    if data.ndim == 0:
+        return values_indices(input.clone(), _wrap(xp.zeros((), np.int64), input._device))
+    if data.shape[axis] == 0:
+        raise IndexError(f"{name}(): cannot reduce dimension {axis} of size 0")
+    idx = xp.argmax(data, axis=axis, keepdims=True) if is_max else xp.argmin(data, axis=axis, keepdims=True)
+    values = MaxMinDim.apply(input, _wrap(idx, input._device), axis=axis, keepdim=keepdim)
+    if not keepdim:
+        idx = idx.reshape(idx.shape[:axis] + idx.shape[axis + 1:])
+    return values_indices(values, _wrap(idx.astype(np.int64, copy=False), input._device))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
+    return _max_min(input, dim, keepdim, True)
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise."""
+    return _max_min(input, dim, keepdim, False)
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amax")
+    return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=True)
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amin")
+    return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=False)
+
+
+def _arg(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Tensor:
+    xp = input._device.xp
+    data = input._data
+    name = "argmax" if is_max else "argmin"
+    if data.size == 0:
+        raise RuntimeError(f"{name}(): cannot reduce an empty tensor of shape {tuple(data.shape)}")
+    if dim is None:
+        idx = xp.argmax(data) if is_max else xp.argmin(data)
+        idx = xp.asarray(idx, dtype=np.int64)
+        if keepdim:
+            idx = idx.reshape((1,) * data.ndim)
+    else:
+        axis = norm_dim(dim, data.ndim, name)
+        idx = xp.argmax(data, axis=axis, keepdims=keepdim) if is_max else \
+            xp.argmin(data, axis=axis, keepdims=keepdim)
+        idx = idx.astype(np.int64, copy=False)
+    return _wrap(xp.asarray(idx), input._device)
+
+
+def argmax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _arg(input, dim, keepdim, True)
+
+
+def argmin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _arg(input, dim, keepdim, False)
+
+
+def _logical_reduce(input: Tensor, dim: Any, keepdim: bool, name: str) -> Tensor:
+    data = input._data
+    axes = norm_dims(dim, data.ndim, name)
+    res = getattr(data, name)(axis=axes, keepdims=keepdim)
+    return _wrap(input._device.xp.asarray(res), input._device)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return _logical_reduce(input, dim, keepdim, "all")
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return _logical_reduce(input, dim, keepdim, "any")
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    return sum(input != 0, dim=dim)
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    x = as_float(input)
+    axes = norm_dims(dim, x._data.ndim, "logsumexp")
+    return LogSumExp.apply(x, axes=axes, keepdim=keepdim)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        input = input.to(dtype)
+    axis = norm_dim(dim, input._data.ndim, "cumsum")
+    if input._data.ndim == 0:
+        return input.clone()
+    return CumSum.apply(input, axis=axis)
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+         dtype: Any = None) -> Tensor:
+    """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``."""
+    from brickwork.ops import elementwise as ew
+
+    x = as_float(input if dtype is None else input.to(dtype))
+    axes = norm_dims(dim, x._data.ndim, "norm")
+    if p in ("fro", 2, 2.0, None):
+        return Norm2.apply(x, axes=axes, keepdim=keepdim)
+    if p == "nuc":
+        raise NotImplementedError("norm: the nuclear norm is not supported")
+    if p in (float("inf"), "inf"):
+        return amax(ew.abs(x), axes if axes is not None else (), keepdim)
+    if p in (float("-inf"), "-inf"):
+        return amin(ew.abs(x), axes if axes is not None else (), keepdim)
+    if p == 0:
+        return sum((x != 0).to(x.dtype), dim=axes, keepdim=keepdim)
+    if p == 1:
+        return sum(ew.abs(x), dim=axes, keepdim=keepdim)
+    return sum(ew.abs(x) ** p, dim=axes, keepdim=keepdim) ** (1.0 / p)

@@ -1,0 +1,862 @@
+"""Shape and indexing ops: views (reshape, permute, expand, slicing), copies
+(cat, gather, index_select, flip, roll, pad, repeat) and ``__setitem__``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brickwork import dtypes
+from brickwork.autograd import Function, _mode, _wrap
+from brickwork.ops._util import norm_dim, promote, shape_args, sum_to
+from brickwork.tensor import Tensor, _cast
+
+# ---------------------------------------------------------------------------
+# views
+
+
+class Reshape(Function):
+    is_view = True
+
+    def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g.reshape(self.in_shape),)
+
+
+class Permute(Function):
+    is_view = True
+
+    def forward(self, x: Any, axes: tuple[int, ...]) -> Any:
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g.transpose(np.argsort(self.axes)),)
+
+
+class Expand(Function):
+    is_view = True
+
+    def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
+        self.in_shape = x.shape
+        return self.xp.broadcast_to(x, shape)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (sum_to(g, self.in_shape),)
+
+
+class GetItem(Function):
+    """Basic indexing (ints, slices, None, ...): a view of the input."""
+
+    is_view = True
+
+    def forward(self, x: Any, index: Any) -> Any:
+        self.index, self.shape, self.dtype = index, x.shape, x.dtype
+        return x[index]
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = self.xp.zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g
+        return (out,)
+
+
+class GatherIndex(Function):
+    """Advanced indexing (integer arrays, bool masks): a copy; repeats accumulate in backward."""
+
+    def forward(self, x: Any, index: Any) -> Any:
+        self.index, self.shape = index, x.shape
+        return x[index]
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        _add_at(xp, out, self.index, g)
+        return (out,)
+
+
+def _add_at(xp: Any, out: Any, index: Any, values: Any) -> None:
+    if xp is np:
+        np.add.at(out, index, values)
+    else:
+        xp.add.at(out, index, values)
+
+
+class SetItem(Function):
+    """``x[index] = v`` as an op of the graph: the result is a new array."""
+
+    def forward(self, x: Any, v: Any, index: Any) -> Any:
+        self.index = index
+        self.v_shape = getattr(v, "shape", ())
+        out = x.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_x, need_v = self.needs_input_grad
+        gx = gv = None
+        if need_x:
+            gx = g.copy()
+            gx[self.index] = 0
+        if need_v:
+            gv = sum_to(g[self.index], self.v_shape)
+        return (gx, gv)
+
+
+# ---------------------------------------------------------------------------
+# copies
+
+
+class Cat(Function):
+    def forward(self, *arrays: Any, axis: int) -> Any:
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        grads = []
+        start = 0
+        index = [slice(None)] * g.ndim
+        for size, need in zip(self.sizes, self.needs_input_grad):
+            if need:
+                index[self.axis] = slice(start, start + size)
+                grads.append(g[tuple(index)])
+            else:
+                grads.append(None)
+            start += size
+        return tuple(grads)
+
+
+class Flip(Function):
+    def forward(self, x: Any, axes: tuple[int, ...]) -> Any:
+        self.axes = axes
+        return self.xp.flip(x, axes).copy()
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (self.xp.flip(g, self.axes),)
+
+
+class Roll(Function):
+    def forward(self, x: Any, shifts: Any, axes: Any) -> Any:
+        self.shifts, self.axes = shifts, axes
+        return self.xp.roll(x, shifts, axes)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        neg = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return (self.xp.roll(g, neg, self.axes),)
+
+
+class Repeat(Function):
+    def forward(self, x: Any, reps: tuple[int, ...]) -> Any:
+        self.orig_shape = x.shape
+        self.in_shape = (1,) * (len(reps) - x.ndim) + x.shape
+        self.reps = reps
+        return self.xp.tile(x.reshape(self.in_shape), reps)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        split = []
+        for r, s in zip(self.reps, self.in_shape):
+            split += [r, s]
+        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return (g.reshape(self.orig_shape),)
+
+
+class TakeAlong(Function):
+    """``gather``: values of ``x`` at ``index`` along ``axis``."""
+
+    def forward(self, x: Any, index: Any, axis: int) -> Any:
+        self.index, self.axis, self.shape = index, axis, x.shape
+        return self.xp.take_along_axis(x, index, axis=axis)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = self.xp.zeros(self.shape, dtype=g.dtype)
+        _add_at(self.xp, out, _along_axis_index(self.xp, self.index, self.axis), g)
+        return (out, None)
+
+
+def _along_axis_index(xp: Any, index: Any, axis: int) -> tuple[Any, ...]:
+    """Full fancy index equivalent to take_along_axis(.., index, axis)."""
+    grids = list(xp.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
+    grids[axis] = index
+    return tuple(grids)
+
+
+class ScatterAdd(Function):
+    """``input`` plus ``src`` added at ``index`` along ``axis``."""
+
+    def forward(self, x: Any, index: Any, src: Any, axis: int) -> Any:
+        self.index, self.axis = index, axis
+        out = x.copy()
+        full = _along_axis_index(self.xp, index, axis)
+        src_part = src[tuple(slice(0, s) for s in index.shape)]
+        _add_at(self.xp, out, full, src_part)
+        self.src_shape = src.shape
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_x, _, need_src = self.needs_input_grad
+        gsrc = None
+        if need_src:
+            gsrc = self.xp.zeros(self.src_shape, dtype=g.dtype)
+            gsrc[tuple(slice(0, s) for s in self.index.shape)] = self.xp.take_along_axis(
+                g, self.index, axis=self.axis)
+        return (g if need_x else None, None, gsrc)
+
+
+class Scatter(Function):
+    """``input`` with ``src`` written at ``index`` along ``axis`` (last write wins)."""
+
+    def forward(self, x: Any, index: Any, src: Any, axis: int) -> Any:
+        self.index, self.axis = index, axis
+        out = x.copy()
+        src_part = src[tuple(slice(0, s) for s in index.shape)] if getattr(src, "ndim", 0) else src
+        self.xp.put_along_axis(out, index, src_part, axis=axis)
+        self.src_shape = getattr(src, "shape", ())
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_x, _, need_src = self.needs_input_grad
+        gx = gsrc = None
+        if need_x:
+            gx = g.copy()
+            self.xp.put_along_axis(gx, self.index, 0, axis=self.axis)
+        if need_src:
+            gsrc = self.xp.zeros(self.src_shape, dtype=g.dtype)
+            gsrc[tuple(slice(0, s) for s in self.index.shape)] = self.xp.take_along_axis(
+                g, self.index, axis=self.axis)
+        return (gx, None, gsrc)
+
+
+class IndexSelect(Function):
+    def forward(self, x: Any, index: Any, axis: int) -> Any:
+        self.index, self.axis, self.shape = index, axis, x.shape
+        return self.xp.take(x, index, axis=axis)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        full = [slice(None)] * len(self.shape)
+        full[self.axis] = self.index
+        _add_at(xp, out, tuple(full), g)
+        return (out, None)
+
+
+class Tri(Function):
+    def forward(self, x: Any, k: int, upper: bool) -> Any:
+        self.k, self.upper = k, upper
+        return self.xp.triu(x, k) if upper else self.xp.tril(x, k)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (self.xp.triu(g, self.k) if self.upper else self.xp.tril(g, self.k),)
+
+
+class Copy(Function):
+    """An identity that copies: ``clone()`` and ``contiguous()``."""
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.array(x, copy=True, order="C")
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g,)
+
+
+class PadTake(Function):
+    """Reflect / replicate / circular padding as an index gather along one axis."""
+
+    def forward(self, x: Any, index: Any, axis: int) -> Any:
+        self.index, self.axis, self.shape = index, axis, x.shape
+        return self.xp.take(x, index, axis=axis)
+
+    backward = IndexSelect.backward
+
+
+class ConstantPad(Function):
+    def forward(self, x: Any, widths: tuple[tuple[int, int], ...], value: Any) -> Any:
+        # negative widths crop, as in PyTorch
+        self.widths = widths
+        grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+        out = self.xp.pad(x, grow, mode="constant", constant_values=value)
+        self.crop = tuple(
+            slice(-min(lo, 0), out.shape[i] + min(hi, 0)) for i, (lo, hi) in enumerate(widths)
+        )
+        return out[self.crop]
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        index = []
+        for (lo, hi), n in zip(self.widths, g.shape):
+            start = max(lo, 0)
+            stop = n - max(hi, 0)
+            index.append(slice(start, stop))
+        inner = g[tuple(index)]
+        pads = tuple((max(-lo, 0), max(-hi, 0)) for lo, hi in self.widths)
+        if any(p for pair in pads for p in pair):
+            inner = xp.pad(inner, pads)
+        return (inner,)
+
+
+# ---------------------------------------------------------------------------
+# functions: views
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    """A tensor with the same data and a new shape (one size may be -1)."""
+    shape = _infer_shape(shape_args(shape, "reshape"), input._data.size, input._data.shape, "reshape")
+    if shape == input._data.shape:
+        return Reshape.apply(input, shape=shape) if input.requires_grad else _alias(input)
+    return Reshape.apply(input, shape=shape)
+
+
+def _alias(t: Tensor) -> Tensor:
+    out = _wrap(t._data, t._device)
+    out._version = t._version
+    out._base = t if t._base is None else t._base
+    return out
+
+
+def view(input: Tensor, *shape: Any) -> Tensor:
+    """Like reshape, but the data must be viewable without a copy."""
+    if len(shape) == 1 and (isinstance(shape[0], dtypes.DType) or shape[0] in (np.float32,)):
+        raise NotImplementedError("view(dtype) is not supported")
+    shape = _infer_shape(shape_args(shape, "view"), input._data.size, input._data.shape, "view")
+    data = input._data
+    if not data.flags.c_contiguous and data.size > 1:
+        try:
+            np.reshape(np.lib.stride_tricks.as_strided(np.empty(0, data.dtype), data.shape,
+                                                       data.strides), shape, copy=False)
+        except (ValueError, AttributeError):
+            raise RuntimeError(
+                f"view: size {shape} is not compatible with the input's size and stride "
+                f"(shape {tuple(data.shape)}, non-contiguous); use .reshape(...) instead"
+            ) from None
+    return Reshape.apply(input, shape=shape)
+
+
+def _infer_shape(shape: tuple[int, ...], size: int, old: tuple[int, ...], op: str) -> tuple[int, ...]:
+    if -1 in shape:
+        if shape.count(-1) > 1:
+            raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got {shape}")
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if known == 0 or size % known:
+            raise RuntimeError(
+                f"{op}: shape {list(shape)} is invalid for input of size {size} (shape {tuple(old)})"
+            )
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    n = 1
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"{op}: invalid negative size in shape {list(shape)}")
+        n *= s
+    if n != size:
+        raise RuntimeError(
+            f"{op}: shape {list(shape)} is invalid for input of size {size} (shape {tuple(old)})"
+        )
+    return shape
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, 1)
+    s = norm_dim(start_dim, len(shape), "flatten")
+    e = norm_dim(end_dim, len(shape), "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    n = 1
+    for d in shape[s:e + 1]:
+        n *= d
+    return reshape(input, shape[:s] + (n,) + shape[e + 1:])
+
+
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape), "unflatten")
+    sizes = _infer_shape(tuple(sizes), shape[d], (shape[d],), "unflatten")
+    return reshape(input, shape[:d] + sizes + shape[d + 1:])
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    shape = input._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = {norm_dim(d, len(shape), "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return reshape(input, new)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape) + 1, "unsqueeze")
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    dims = shape_args(dims, "permute")
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(
+            f"permute: number of dims {len(dims)} does not match the tensor's {nd} dimensions"
+        )
+    axes = tuple(norm_dim(d, nd, "permute") for d in dims)
+    if sorted(axes) != list(range(nd)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of 0..{nd - 1}")
+    return Permute.apply(input, axes=axes)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    nd = input._data.ndim
+    if nd == 0:
+        return _alias(input)
+    a, b = norm_dim(dim0, nd, "transpose"), norm_dim(dim1, nd, "transpose")
+    axes = list(range(nd))
+    axes[a], axes[b] = axes[b], axes[a]
+    return Permute.apply(input, axes=tuple(axes))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {input._data.ndim}")
+    return transpose(input, 0, -1) if input._data.ndim == 2 else _alias(input)
+
+
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    nd = input._data.ndim
+    src = [norm_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
+    dst = [norm_dim(d, nd, "movedim") for d in
+           ((destination,) if isinstance(destination, int) else destination)]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return Permute.apply(input, axes=tuple(order))
+
+
+def expand(input: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` without copying (-1 keeps a size)."""
+    sizes = shape_args(sizes, "expand")
+    shape = input._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(
+            f"expand: the number of sizes ({len(sizes)}) must be at least the number of "
+            f"dimensions ({len(shape)})"
+        )
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed for new leading dimensions")
+            s = shape[i - lead]
+        elif i >= lead and shape[i - lead] not in (1, s):
+            raise RuntimeError(
+                f"expand: the expanded size {s} must match the existing size {shape[i - lead]} "
+                f"at dimension {i} (shape {tuple(shape)} to {tuple(sizes)})"
+            )
+        target.append(s)
+    return Expand.apply(input, shape=tuple(target))
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, *other._data.shape)
+
+
+def broadcast_to(input: Tensor, shape: Any) -> Tensor:
+    return expand(input, *shape)
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
+    return tuple(expand(t, *shape) for t in tensors)
+
+
+# ---------------------------------------------------------------------------
+# indexing
+
+
+def _convert_index(index: Any, t: Tensor) -> tuple[Any, bool]:
+    """Turn a user index into one NumPy/CuPy understands; also say if it is advanced."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    advanced = False
+    xp = t._device.xp
+    for item in index:
+        if isinstance(item, Tensor):
+            if item._device is not t._device:
+                raise RuntimeError(
+                    f"indexing: index tensor is on {item._device} but the indexed tensor is on "
+                    f"{t._device}"
+                )
+            if item._data.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int or bool tensors")
+            if item._data.ndim == 0 and item._data.dtype.kind != "b":
+                out.append(int(item._data))
+                continue
+            out.append(item._data)
+            advanced = True
+        elif isinstance(item, (list, np.ndarray)):
+            arr = np.asarray(item)
+            if arr.dtype.kind == "f":
+                raise IndexError("indices must be integers or bools, got floats")
+            out.append(xp.asarray(arr) if xp is not np else arr)
+            advanced = True
+        elif isinstance(item, (bool, np.bool_)):
+            out.append(bool(item))
+            advanced = True
+        else:
+            out.append(item)
+    return tuple(out), advanced
+
+
+def getitem(input: Tensor, index: Any) -> Tensor:
+    idx, advanced = _convert_index(index, input)
+    try:
+        if advanced:
+            return GatherIndex.apply(input, index=idx)
+        return GetItem.apply(input, index=idx)
+    except IndexError as exc:
+        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape "
+                         f"{tuple(input._data.shape)}: {exc}") from None
+
+
+def setitem(input: Tensor, index: Any, value: Any) -> None:
+    """``input[index] = value`` (in place; inside the graph it rewrites history)."""
+    idx, _ = _convert_index(index, input)
+    if isinstance(value, Tensor):
+        if value._device is not input._device:
+            raise RuntimeError(
+                f"index assignment: value is on {value._device} but the tensor is on {input._device}"
+            )
+        if value._data.dtype != input._data.dtype:
+            value = _cast(value, dtypes.from_numpy_dtype(input._data.dtype))
+    graph = _mode.enabled and (input.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    if not graph:
+        input._check_inplace(False, "index assignment")
+        input._data[idx] = value._data if isinstance(value, Tensor) else value
+        input._version[0] += 1
+        return
+    if not isinstance(value, Tensor):
+        value = _wrap(input._device.xp.asarray(value, dtype=input._data.dtype), input._device)
+    input._inplace_from(SetItem, value, index=idx)
+
+
+# ---------------------------------------------------------------------------
+# functions: copies
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """Concatenate along ``dim`` (dtypes promote as in PyTorch)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    # PyTorch skips legacy empty 1-D tensors of shape (0,)
+    kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    first = kept[0]
+    target = first
+    for t in kept[1:]:
+        target = promote(target, t, "cat")[0] if t._data.dtype != target._data.dtype else target
+    nd = first._data.ndim
+    if nd == 0:
+        raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = norm_dim(dim, nd, "cat")
+    for i, t in enumerate(kept):
+        if t._data.ndim != nd:
+            raise RuntimeError(
+                f"cat: tensors must have the same number of dimensions: tensor 0 has {nd}, "
+                f"tensor {i} has {t._data.ndim}"
+            )
+        for d in range(nd):
+            if d != axis and t._data.shape[d] != first._data.shape[d]:
+                raise RuntimeError(
+                    f"cat: sizes of tensors must match except in dimension {axis}: tensor 0 has "
+                    f"shape {tuple(first._data.shape)}, tensor {i} has {tuple(t._data.shape)}"
+                )
+    dt = target._data.dtype
+    kept = [t if t._data.dtype == dt else _cast(t, dtypes.from_numpy_dtype(dt)) for t in kept]
+    return Cat.apply(*kept, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(
+                f"stack: all tensors must have the same shape: tensor 0 has {tuple(shape)}, "
+                f"tensor {i} has {tuple(t._data.shape)}"
+            )
+    d = norm_dim(dim, len(shape) + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def hstack(tensors: Any) -> Tensor:
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors: Any) -> Tensor:
+    return cat([t if t._data.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
+
+
+def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    axis = norm_dim(dim, input._data.ndim, "split")
+    n = input._data.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        if n == 0:
+            sizes = [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins_sum(sizes) != n:
+            raise RuntimeError(
+                f"split: sizes {sizes} sum to {builtins_sum(sizes)} but dimension {axis} has size {n}"
+            )
+    pieces = []
+    start = 0
+    for s in sizes:
+        pieces.append(narrow(input, axis, start, s))
+        start += s
+    return tuple(pieces)
+
+
+builtins_sum = sum
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    axis = norm_dim(dim, input._data.ndim, "chunk")
+    n = input._data.shape[axis]
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    size = -(-n // chunks) if n else 1
+    return split(input, max(size, 1), axis)
+
+
+def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple[Tensor, ...]:
+    axis = norm_dim(dim, input._data.ndim, "tensor_split")
+    n = input._data.shape[axis]
+    base, extra = divmod(n, sections)
+    sizes = [base + 1] * extra + [base] * (sections - extra)
+    return split(input, sizes, axis)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    axis = norm_dim(dim, input._data.ndim, "unbind")
+    index = [slice(None)] * input._data.ndim
+    out = []
+    for i in range(input._data.shape[axis]):
+        index[axis] = i
+        out.append(GetItem.apply(input, index=tuple(index)))
+    return tuple(out)
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    axis = norm_dim(dim, input._data.ndim, "narrow")
+    n = input._data.shape[axis]
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise RuntimeError(f"narrow: start {start} + length {length} exceeds dimension size {n}")
+    index = [slice(None)] * input._data.ndim
+    index[axis] = slice(start, start + length)
+    return GetItem.apply(input, index=tuple(index))
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:
+    nd = input._data.ndim
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = tuple(norm_dim(d, nd, "flip") for d in dims)
+    return Flip.apply(input, axes=axes)
+
+
+def fliplr(input: Tensor) -> Tensor:
+    return flip(input, (1,))
+
+
+def flipud(input: Tensor) -> Tensor:
+    return flip(input, (0,))
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    if dims is None:
+        flat = Roll.apply(flatten(input), shifts=shifts, axes=None)
+        return reshape(flat, input._data.shape)
+    nd = input._data.ndim
+    if isinstance(shifts, int):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = tuple(norm_dim(d, nd, "roll") for d in dims)
+    return Roll.apply(input, shifts=tuple(shifts), axes=axes)
+
+
+def repeat(input: Tensor, *sizes: Any) -> Tensor:
+    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``)."""
+    reps = shape_args(sizes, "repeat")
+    if len(reps) < input._data.ndim:
+        raise RuntimeError(
+            f"repeat: the number of repeat dims ({len(reps)}) can not be smaller than the "
+            f"number of tensor dims ({input._data.ndim})"
+        )
+    return Repeat.apply(input, reps=reps)
+
+
+def tile(input: Tensor, *dims: Any) -> Tensor:
+    reps = shape_args(dims, "tile")
+    reps = (1,) * (input._data.ndim - len(reps)) + reps
+    return Repeat.apply(input, reps=reps)
+
+
+def repeat_interleave(input: Tensor, repeats: int, dim: Any = None) -> Tensor:
+    if dim is None:
+        input, dim = flatten(input), 0
+    axis = norm_dim(dim, input._data.ndim, "repeat_interleave")
+    index = np.repeat(np.arange(input._data.shape[axis]), repeats)
+    return index_select(input, axis, _wrap(input._device.xp.asarray(index), input._device))
+
+
+def _index_array(index: Any, like: Tensor, op: str) -> Any:
+    if isinstance(index, Tensor):
+        if index._device is not like._device:
+            raise RuntimeError(f"{op}: index is on {index._device} but input is on {like._device}")
+        arr = index._data
+    else:
+        arr = like._device.xp.asarray(np.asarray(index))
+    if arr.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: index must be an integer tensor, got {arr.dtype}")
+    return arr
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
+    axis = norm_dim(dim, input._data.ndim, "gather")
+    idx = _index_array(index, input, "gather")
+    if idx.ndim != input._data.ndim:
+        raise RuntimeError(
+            f"gather: index has {idx.ndim} dimensions but input has {input._data.ndim}"
+        )
+    for d in range(idx.ndim):
+        if d != axis and idx.shape[d] > input._data.shape[d]:
+            raise RuntimeError(
+                f"gather: index shape {tuple(idx.shape)} exceeds input shape "
+                f"{tuple(input._data.shape)} at dimension {d}"
+            )
+    data = input._data
+    if idx.shape != data.shape:
+        # take_along_axis needs equal sizes off the axis: view the needed part
+        part = tuple(slice(0, s) if d != axis else slice(None) for d, s in enumerate(idx.shape))
+        input = GetItem.apply(input, index=part)
+    return TakeAlong.apply(input, _wrap(idx, input._device), axis=axis)
+
+
+take_along_dim = gather
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    axis = norm_dim(dim, input._data.ndim, "scatter_add")
+    idx = _index_array(index, input, "scatter_add")
+    return ScatterAdd.apply(input, _wrap(idx, input._device), src, axis=axis)
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None) -> Tensor:
+    axis = norm_dim(dim, input._data.ndim, "scatter")
+    idx = _index_array(index, input, "scatter")
+    if src is None:
+        src = value
+    return Scatter.apply(input, _wrap(idx, input._device), src, axis=axis)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    axis = norm_dim(dim, input._data.ndim, "index_select")
+    idx = _index_array(index, input, "index_select")
+    if idx.ndim > 1:
+        raise RuntimeError("index_select: index must be 0- or 1-dimensional")
+    n = input._data.shape[axis]
+    if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
+        raise IndexError(f"index_select: index out of range for dimension {axis} of size {n}")
+    return IndexSelect.apply(input, _wrap(idx.reshape(-1), input._device), axis=axis)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
+    return getitem(expand(input, *shape), expand(mask, *shape).contiguous())
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    return Tri.apply(input, k=diagonal, upper=False)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    return Tri.apply(input, k=diagonal, upper=True)
+
+
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
+    return Copy.apply(input)
+
+
+def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
+    if input._data.flags.c_contiguous:
+        return input
+    return Copy.apply(input)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    xp = input._device.xp
+    idx = xp.nonzero(input._data)
+    if as_tuple:
+        return tuple(_wrap(i.astype(np.int64), input._device) for i in idx)
+    if not idx:
+        return _wrap(xp.zeros((int(bool(input._data)), 0), dtype=np.int64), input._device)
+    return _wrap(xp.stack(idx, axis=1).astype(np.int64), input._device)
+
+
+def argwhere(input: Tensor) -> Tensor:
+    return nonzero(input)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: Any = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)``."""
+    pad = tuple(int(p) for p in pad)
+    nd = input._data.ndim
+    if len(pad) % 2 or len(pad) // 2 > nd:
+        raise RuntimeError(
+            f"pad: padding length {len(pad)} must be even and at most twice the number of "
+            f"dimensions ({nd})"
+        )
+    widths = [(0, 0)] * nd
+    for i in range(len(pad) // 2):
+        widths[nd - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        return ConstantPad.apply(input, widths=tuple(widths), value=0 if value is None else value)
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
+    if np_mode is None:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    out = input
+    xp = input._device.xp
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == 0 and hi == 0:
+            continue
+        n = input._data.shape[axis]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(
+                f"pad: reflect padding ({lo}, {hi}) must be smaller than the dimension size {n}"
+            )
+        index = np.pad(np.arange(n), (lo, hi), mode=np_mode)
+        out = PadTake.apply(out, index=xp.asarray(index), axis=axis)
+    return out

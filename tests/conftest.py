@@ -1,0 +1,42 @@
+"""Shared fixtures: the device under test, and reproducible seeds.
+
+``BRICKWORK_TEST_DEVICE=cuda`` (or ``pytest --device cuda``) runs the
+device-independent tests on a GPU; without one those runs are skipped with a
+stated reason, never passed silently.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import brickwork as bw
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        default=os.environ.get("BRICKWORK_TEST_DEVICE", "cpu"),
+        help="device for device-independent tests: cpu or cuda[:N]",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> bw.device:
+    name = request.config.getoption("--device")
+    dev = bw.device(name)
+    if dev.type == "cuda" and bw.cuda.device_count() == 0:
+        pytest.skip(f"test device {name} requested but no CUDA GPU is available here")
+    return dev.resolved()
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    bw.manual_seed(0)
+    np.random.seed(0)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"brickwork test device: {config.getoption('--device')}"

@@ -1,0 +1,105 @@
+"""PyTorch as an oracle: run the same computation in brickwork and in torch.
+
+``check_against_torch`` builds inputs from one NumPy seed, runs ``bw_fn`` and
+``torch_fn`` on equal copies, compares outputs, then back-propagates the same
+random cotangent through both and compares every input gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import brickwork as bw
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-7, atol=1e-9)}
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    if isinstance(x, bw.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def torch_device(device: bw.device) -> str:
+    return "cpu" if device.type == "cpu" else f"cuda:{device.index or 0}"
+
+
+def make_pair(arr: np.ndarray, device: bw.device, requires_grad: bool) -> tuple[bw.Tensor, torch.Tensor]:
+    b = bw.tensor(arr, device=device)
+    t = torch.tensor(arr, device=torch_device(device))
+    if requires_grad and arr.dtype.kind == "f":
+        b.requires_grad_()
+        t.requires_grad_()
+    return b, t
+
+
+def _outs(res: Any) -> list:
+    if isinstance(res, (bw.Tensor, torch.Tensor)):
+        return [res]
+    return [r for r in res if isinstance(r, (bw.Tensor, torch.Tensor))]
+
+
+def check_against_torch(
+    bw_fn: Callable[..., Any],
+    torch_fn: Callable[..., Any],
+    arrays: Sequence[np.ndarray],
+    device: bw.device | str = "cpu",
+    grad: bool = True,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+    check_dtype: bool = True,
+) -> None:
+    device = bw.device(device).resolved()
+    pairs = [make_pair(np.array(a, copy=True), device, grad) for a in arrays]
+    b_in = [p[0] for p in pairs]
+    t_in = [p[1] for p in pairs]
+    b_out = _outs(bw_fn(*b_in))
+    t_out = _outs(torch_fn(*t_in))
+    assert len(b_out) == len(t_out), "different number of outputs"
+    dt = next((a.dtype.type for a in arrays if a.dtype.kind == "f"), np.float32)
+    tol = dict(TOL.get(dt, TOL[np.float32]))
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    for i, (bo, to) in enumerate(zip(b_out, t_out)):
+        assert tuple(bo.shape) == tuple(to.shape), (
+            f"output {i}: shape {tuple(bo.shape)} vs torch {tuple(to.shape)}")
+        if check_dtype:
+            assert str(bo.dtype).split(".")[-1] == str(to.dtype).split(".")[-1], (
+                f"output {i}: dtype {bo.dtype} vs torch {to.dtype}")
+        np.testing.assert_allclose(to_numpy(bo), to_numpy(to), err_msg=f"output {i}", equal_nan=True, **tol)
+    if not grad:
+        return
+    rng = np.random.default_rng(seed)
+    b_roots, b_seeds, t_roots, t_seeds = [], [], [], []
+    for bo, to in zip(b_out, t_out):
+        if bo.requires_grad and to.requires_grad:
+            v = rng.standard_normal(tuple(bo.shape)).astype(to_numpy(to).dtype)
+            b_roots.append(bo)
+            b_seeds.append(bw.tensor(v, device=device))
+            t_roots.append(to)
+            t_seeds.append(torch.tensor(v, device=torch_device(device)))
+        else:
+            assert not bo.requires_grad and not to.requires_grad or bo.numel() == 0, \
+                "requires_grad of an output differs from torch"
+    if not b_roots:
+        return
+    bw.autograd.backward(b_roots, b_seeds)
+    torch.autograd.backward(t_roots, t_seeds)
+    for i, (bi, ti) in enumerate(zip(b_in, t_in)):
+        if not ti.requires_grad:
+            continue
+        if ti.grad is None:
+            assert bi.grad is None or not to_numpy(bi.grad).any(), f"input {i}: torch has no grad"
+            continue
+        assert bi.grad is not None, f"input {i}: brickwork produced no gradient"
+        np.testing.assert_allclose(to_numpy(bi.grad), to_numpy(ti.grad), err_msg=f"grad of input {i}",
+                                   equal_nan=True, **tol)
