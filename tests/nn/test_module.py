@@ -178,7 +178,8 @@ def test_apply_train_eval_zero_grad_requires_grad():
     net, _ = _tree()
     seen = []
     assert net.apply(lambda m: seen.append(type(m).__name__)) is net
-    assert seen[-1] == "Sequential" and seen.count("Affine") == 4  # children first; a shared module is visited per use, as in PyTorch
+    # children first; a shared module is visited once per use, as in PyTorch
+    assert seen[-1] == "Sequential" and seen.count("Affine") == 4
     net.eval()
     assert not any(m.training for m in net.modules())
     net.train()

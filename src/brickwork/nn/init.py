@@ -109,14 +109,16 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 @_deferrable
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: Generator | None = None) -> Tensor:
     """Fill with U(a, b)."""
     u = _draw(tensor, "uniform", generator)
     return _write(tensor, u * (b - a) + a)
 
 
 @_deferrable
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std**2)."""
     z = _draw(tensor, "normal", generator)
     return _write(tensor, z * std + mean)

@@ -470,7 +470,9 @@ class Module:
         checkpoint's shapes. Returns ``(missing_keys, unexpected_keys)``.
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"load_state_dict: expected a dict-like state dict, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"load_state_dict: expected a dict-like state dict, got {type(state_dict).__name__}"
+            )
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict.keys() if k not in targets]
@@ -504,7 +506,8 @@ class Module:
             plan.append((target, arr))
         if strict:
             if missing:
-                problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+                keys = ", ".join(f'"{k}"' for k in missing)
+                problems.insert(0, f"Missing key(s) in state_dict: {keys}.")
             if unexpected:
                 problems.insert(
                     1 if missing else 0,
