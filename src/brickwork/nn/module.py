@@ -160,7 +160,7 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             self._check_init("parameters")
-            self._forget(name)
+            self._forget(name, keep="_parameters")  # re-assignment keeps the key's position
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
@@ -175,7 +175,7 @@ class Module:
         modules = d.get("_modules")
         if isinstance(value, Module):
             self._check_init("child modules")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
             return
         if modules is not None and name in modules:
@@ -188,7 +188,7 @@ class Module:
             return
         if isinstance(value, Buffer):
             self._check_init("buffers")
-            self._forget(name)
+            self._forget(name, keep="_buffers")
             self.register_buffer(name, value, getattr(value, "persistent", True))
             return
         buffers = d.get("_buffers")
@@ -202,12 +202,13 @@ class Module:
             return
         object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: str) -> None:
+        """Remove ``name`` from every registry except ``keep`` (where it is about to be set)."""
         d = self.__dict__
         d.pop(name, None)
         for key in ("_parameters", "_buffers", "_modules"):
             store = d.get(key)
-            if store is not None:
+            if store is not None and key != keep:
                 store.pop(name, None)
         d.get("_non_persistent_buffers_set", set()).discard(name)
 
@@ -629,6 +630,16 @@ def _local_name(module: Module, t: Tensor) -> str:
     return "<unnamed>"
 
 
+def _path_of(module: Module, t: Tensor) -> str | None:
+    """Dotted path of a parameter or buffer anywhere inside ``module``."""
+    for mod_prefix, m in module.named_modules():
+        for store in (m._parameters, m._buffers):
+            for name, value in store.items():
+                if value is t:
+                    return f"{mod_prefix}.{name}" if mod_prefix else name
+    return None
+
+
 def _child_name(parent: Module, child: Module) -> str | None:
     for name, m in parent._modules.items():
         if m is child:
@@ -665,8 +676,8 @@ def _annotate(exc: BaseException, module: Module) -> None:
     label = f"{path} ({type(inner).__name__})" if path else type(inner).__name__
     message = d["_bw_message"]
     if isinstance(exc, UninitializedParameterError):
-        local = _local_name(inner, exc.tensor)
-        if local != "<unnamed>":
+        local = _path_of(inner, exc.tensor)
+        if local is not None:
             exc.set_path(f"{path}.{local}" if path else local)
             message = exc.args[0]
             exc.args = (f"in {label}: {message}",)
