@@ -261,3 +261,19 @@ def test_repr_matches_pytorch_layout():
         [BBlock(3), BBlock(3), BBlock(3), BBlock(4)]), nn.ModuleDict({"a": BBlock(5)}))
     expected = repr(t).replace("TBlock", "BBlock").replace("TTwo", "BTwo")
     assert repr(b) == expected
+
+
+def test_device_mismatch_inside_a_model_names_path_and_parameter():
+    # Without a GPU, fake one parameter's device: the check itself is what is tested.
+    class Dense(Affine):
+        def forward(self, x):
+            return nn.functional.linear(x, self.weight, self.bias)
+
+    net = nn.Sequential(Dense(2, 3), nn.Sequential(Dense(3, 2)))
+    w = net[1][0].weight
+    w._device = bw.device("cuda:0")
+    with pytest.raises(RuntimeError) as info:
+        net(bw.ones(1, 2))
+    msg = str(info.value)
+    assert msg.startswith("in 1.0 (Dense): input is on cpu but 1.0.weight is on cuda:0"), msg
+    assert isinstance(info.value, bw.autograd.DeviceMismatchError)
