@@ -1,0 +1,260 @@
+"""MNIST and Fashion-MNIST from their IDX files, with checked, atomic downloads.
+
+The four standard files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each optionally
+gzipped) are looked up in ``root/<Name>/raw`` (torchvision's layout, where
+downloads go), ``root/<Name>`` and ``root``. ``download=True`` fetches the
+missing ones from the public mirrors in turn, checks each file's MD5 against
+the published checksum, and moves it into place only when it matches
+(temporary file in the same folder, fsync, rename), so an interrupted or
+corrupted download never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from brickwork import _backend
+from brickwork.autograd import _wrap
+from brickwork.data.dataset import Dataset, _index_array
+from brickwork.tensor import Tensor
+
+__all__ = ["MNIST", "FashionMNIST", "read_idx"]
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file (gzipped or not) into a NumPy array, checking its header.
+
+    The header is two zero bytes, a type code (0x08 = uint8, ...), the number
+    of dimensions, then each dimension as a big-endian uint32.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ValueError(
+                f"{path}: corrupt gzip data ({exc}); delete the file and fetch it again"
+            ) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(
+            f"{path}: not an IDX file (expected the magic bytes 00 00 <type> <ndim>, found "
+            f"{raw[:4].hex(' ') or 'an empty file'})"
+        )
+    dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"{path}: the IDX header says shape {shape} of {dtype.name} ({expected} bytes of data) but "
+            f"the file has {len(raw) - header} bytes of data; the file is truncated or corrupt"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, folder: Path, name: str, md5: str, timeout: float) -> None:
+    """Download ``url`` to ``folder/name`` atomically, if its MD5 is ``md5``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    try:
+        digest = hashlib.md5(usedforsecurity=False)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != md5:
+            raise ValueError(f"checksum mismatch: MD5 {digest.hexdigest()}, expected {md5}")
+        os.replace(tmp, folder / name)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class MNIST(Dataset):
+    """The MNIST handwritten digits (60,000 training and 10,000 test images of 28x28).
+
+    Items are ``(image, label)``: a float32 tensor of shape ``(1, 28, 28)``
+    scaled to [0, 1] (what torchvision's ``ToTensor()`` gives) and an int.
+    ``data`` (uint8, ``(N, 28, 28)``) and ``targets`` (int64) are the raw
+    split as tensors. ``transform`` / ``target_transform`` apply to each item;
+    without them batches are vectorised (``__getbatch__``).
+
+    ``root`` is searched for the files as described in the module docstring;
+    with ``download=True`` missing files are fetched into ``root/MNIST/raw``.
+    """
+
+    mirrors: ClassVar[list[str]] = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ]
+    resources: ClassVar[list[tuple[str, str]]] = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    classes: ClassVar[list[str]] = [
+        "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
+        "7 - seven", "8 - eight", "9 - nine",
+    ]
+    timeout: ClassVar[float] = 60.0
+
+    def __init__(self, root: str | os.PathLike[str], train: bool = True,
+                 transform: Callable[[Tensor], Any] | None = None,
+                 target_transform: Callable[[int], Any] | None = None, download: bool = False) -> None:
+        self.root = Path(root).expanduser()
+        self.train = train
+        self.transform = transform
+        self.target_transform = target_transform
+        if download:
+            self.download()
+        prefix = "train" if train else "t10k"
+        images = read_idx(self._find(f"{prefix}-images-idx3-ubyte"))
+        labels = read_idx(self._find(f"{prefix}-labels-idx1-ubyte"))
+        name = type(self).__name__
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(
+                f"{name}: expected {prefix} images of shape (N, H, W) and type uint8, found shape "
+                f"{images.shape} of {images.dtype}"
+            )
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise ValueError(
+                f"{name}: expected {len(images)} {prefix} labels (one per image), found shape {labels.shape}"
+            )
+        if labels.size and int(labels.max()) >= len(self.classes):
+            raise ValueError(
+                f"{name}: label {int(labels.max())} out of range for {len(self.classes)} classes"
+            )
+        self._images = images
+        self._labels = labels.astype(np.int64)
+        self.data = _wrap(images, _backend.CPU)
+        self.targets = _wrap(self._labels, _backend.CPU)
+
+    # -- files ------------------------------------------------------------------
+    @property
+    def raw_folder(self) -> Path:
+        """Where downloads go: ``root/<ClassName>/raw``."""
+        return self.root / type(self).__name__ / "raw"
+
+    def _candidates(self, stem: str) -> list[Path]:
+        folders = [self.raw_folder, self.root / type(self).__name__, self.root]
+        return [folder / name for folder in folders for name in (stem, stem + ".gz")]
+
+    def _find(self, stem: str) -> Path:
+        for path in self._candidates(stem):
+            if path.is_file():
+                return path
+        raise FileNotFoundError(
+            f"{type(self).__name__}: {stem}[.gz] not found under {self.root} (looked in "
+            f"{self.raw_folder}, {self.root / type(self).__name__} and {self.root}). Pass "
+            f"download=True, or put these files into {self.raw_folder}:\n{self._manual_help()}"
+        )
+
+    def _present(self, filename: str) -> bool:
+        stem = filename.removesuffix(".gz")
+        return any(path.is_file() for path in self._candidates(stem))
+
+    def _manual_help(self) -> str:
+        lines = [f"  {name}  (MD5 {md5}), from e.g. {self.mirrors[0]}{name}" for name, md5 in self.resources]
+        return "\n".join(lines)
+
+    def download(self) -> None:
+        """Fetch the files that are missing, trying each mirror; checksums are verified."""
+        missing = [(name, md5) for name, md5 in self.resources if not self._present(name)]
+        if not missing:
+            return
+        self.raw_folder.mkdir(parents=True, exist_ok=True)
+        for name, md5 in missing:
+            errors = []
+            for mirror in self.mirrors:
+                url = f"{mirror}{name}"
+                try:
+                    _fetch(url, self.raw_folder, name, md5, self.timeout)
+                    break
+                except (OSError, ValueError) as exc:  # URLError, timeouts, checksum mismatch
+                    errors.append(f"  {url}: {exc}")
+            else:
+                raise RuntimeError(
+                    f"{type(self).__name__}: could not download {name} from any mirror:\n"
+                    + "\n".join(errors)
+                    + f"\nIf this machine is offline, download the files elsewhere and put them into "
+                    f"{self.raw_folder}:\n{self._manual_help()}"
+                )
+
+    # -- items ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image: Any = _wrap(self._images[index][None].astype(np.float32) / np.float32(255.0), _backend.CPU)
+        label: Any = int(self._labels[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return image, label
+
+    def __getbatch__(self, indices: Any) -> list[Any]:
+        index = _index_array(indices)
+        if self.transform is not None or self.target_transform is not None:
+            from brickwork.data.dataloader import default_collate
+
+            return default_collate([self[int(i)] for i in index])
+        images = self._images[index][:, None].astype(np.float32)
+        images *= np.float32(1 / 255.0)
+        return [_wrap(images, _backend.CPU), _wrap(self._labels[index], _backend.CPU)]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(split={'train' if self.train else 'test'}, images={len(self)})"
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: 28x28 images of 10 kinds of clothing, MNIST's file format and sizes.
+
+    Same interface as :class:`MNIST`; downloads go to ``root/FashionMNIST/raw``.
+    """
+
+    mirrors: ClassVar[list[str]] = [
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    ]
+    resources: ClassVar[list[tuple[str, str]]] = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes: ClassVar[list[str]] = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+        "Ankle boot",
+    ]
