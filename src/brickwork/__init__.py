@@ -98,8 +98,8 @@ from brickwork.ops.shape import (
 )
 from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from brickwork._backend import Device as device
+from brickwork import data, optim  # training: optimisers, data, helpers (issue 5)
 from brickwork.io import load, load_model, save, save_model, serializable  # files (issue 4); binds bw.io
-from brickwork import optim  # training: optimisers, data, helpers (issue 5)
 
 __version__ = "0.1.0"
 
