@@ -8,11 +8,16 @@ stated reason, never passed silently.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
 
 import brickwork as bw
+
+# test files in subfolders import the oracle as ``from oracle import check_op`` (pytest runs with
+# --import-mode=importlib, which does not put test folders on sys.path by itself)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 import brickwork as bw
+import brickwork.testing
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-7, atol=1e-9)}
 
@@ -103,3 +104,40 @@ def check_against_torch(
         assert bi.grad is not None, f"input {i}: brickwork produced no gradient"
         np.testing.assert_allclose(to_numpy(bi.grad), to_numpy(ti.grad), err_msg=f"grad of input {i}",
                                    equal_nan=True, **tol)
+
+
+def gradcheck_arrays(
+    bw_fn: Callable[..., Any],
+    arrays: Sequence[np.ndarray],
+    device: bw.device | str = "cpu",
+    **kwargs: Any,
+) -> None:
+    """``bw.testing.gradcheck`` of ``bw_fn`` on float64 copies of ``arrays`` (floats require grad)."""
+    device = bw.device(device).resolved()
+    inputs = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            inputs.append(bw.tensor(a.astype(np.float64), device=device, requires_grad=True))
+        else:
+            inputs.append(bw.tensor(a, device=device))
+    assert bw.testing.gradcheck(bw_fn, inputs, **kwargs)
+
+
+def check_op(
+    bw_fn: Callable[..., Any],
+    torch_fn: Callable[..., Any],
+    arrays: Sequence[np.ndarray],
+    device: bw.device | str = "cpu",
+    grad: bool = True,
+    gradcheck: bool = True,
+    dtypes: Sequence[Any] = (np.float32, np.float64),
+    **kwargs: Any,
+) -> None:
+    """The full check of one op: the torch oracle in each float dtype, then float64 gradcheck."""
+    for dt in dtypes:
+        cast = [np.asarray(a).astype(dt) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+                for a in arrays]
+        check_against_torch(bw_fn, torch_fn, cast, device=device, grad=grad, **kwargs)
+    if grad and gradcheck and any(np.asarray(a).dtype.kind == "f" for a in arrays):
+        gradcheck_arrays(bw_fn, arrays, device=device)

@@ -83,6 +83,8 @@ from brickwork.ops.elementwise import (
     minimum, mul, multiply, ne, neg, negative, pow, reciprocal, relu, remainder, round, rsqrt,
     sigmoid, sign, sin, sqrt, square, sub, subtract, tanh, true_divide, trunc, where,
 )
+from brickwork.dtypes import promote_types
+from brickwork.ops._util import result_type
 from brickwork.ops.linalg import bmm, dot, einsum, inner, matmul, mm, mv, outer
 from brickwork.ops.nn_ops import log_softmax, softmax
 from brickwork.ops.reduce import (
@@ -98,8 +100,9 @@ from brickwork.ops.shape import (
 )
 from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from brickwork._backend import Device as device
-from brickwork import data, optim  # training: optimisers, data, helpers (issue 5)
 from brickwork.io import load, load_model, save, save_model, serializable  # files (issue 4); binds bw.io
+from brickwork import nn  # the module system (after the tensor API it builds on)
+from brickwork import data, optim  # training: optimisers, data, helpers (issue 5)
 
 __version__ = "0.1.0"
 

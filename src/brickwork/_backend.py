@@ -210,11 +210,29 @@ def cupy_module() -> Any:
     return _import_cupy()
 
 
+def nccl_module() -> Any:
+    """CuPy's NCCL binding (``cupy.cuda.nccl``) for bw.distributed; raises saying why it is missing."""
+    cp = _import_cupy()
+    if cp is None or cuda_device_count() == 0:
+        raise RuntimeError(
+            f"NCCL requested but no CUDA GPU is available ({_cupy_error or '0 CUDA devices'}); "
+            "use backend='mpi' for CPU tensors"
+        )
+    try:
+        from cupy.cuda import nccl  # noqa: PLC0415 - only GPU machines get here
+    except ImportError as exc:
+        raise RuntimeError(
+            f"NCCL requested but this CuPy has no NCCL support ({exc}); install NCCL "
+            "(pip install nvidia-nccl-cu12) or use backend='mpi'"
+        ) from exc
+    return nccl
+
+
 def erf(x: Any) -> Any:
     """The error function, elementwise, on either backend (NumPy has none)."""
     if isinstance(x, np.ndarray):
-        out = _ERF_UFUNC(x).astype(x.dtype, copy=False) if x.size else x.copy()
-        return np.asarray(out)
+        # frompyfunc gives object arrays (or a Python float for 0-d input)
+        return np.asarray(_ERF_UFUNC(x), dtype=x.dtype) if x.size else x.copy()
     import cupyx.scipy.special  # noqa: PLC0415 - only reached with CuPy arrays
 
     return cupyx.scipy.special.erf(x)

@@ -21,6 +21,7 @@ backward whose saved tensors were modified in place since.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -44,7 +45,10 @@ __all__ = [
 ]
 
 
-class _GradMode:
+class _GradMode(threading.local):
+    """Gradient recording on/off, per thread as in PyTorch (a no_grad block in a data-loading
+    thread must not switch recording off for the training thread)."""
+
     enabled = True
 
 
@@ -168,6 +172,7 @@ class Function:
     saved_inputs: tuple[int, ...] = ()
     saves_output: bool = False
     is_view: bool = False  # output shares memory (and version counter) with input 0
+    differentiable: bool = True  # False: the output never requires grad (comparisons, isnan...)
 
     # instance attributes set by apply:
     #   xp, needs_input_grad, next, saved_versions, hooks, _freed
@@ -206,7 +211,7 @@ class Function:
                 vals.append(a)
         fn = cls.__new__(cls)
         fn.xp = device._xp or device.xp
-        record = record and _mode.enabled
+        record = record and _mode.enabled and cls.differentiable
         if record:
             fn.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         else:
@@ -282,6 +287,12 @@ def _check_saved(node: Function) -> None:
     for box, version, index in getattr(node, "saved_versions", ()):
         if box[0] != version:
             what = "its output" if index < 0 else f"input {index}"
+            source = node.next[index] if index >= 0 else None
+            if isinstance(source, Function):
+                what += f" (the output of {_op_name(type(source))})"
+            elif isinstance(source, Tensor):
+                what += (f" (a leaf tensor of shape {tuple(source._data.shape)} and dtype "
+                         f"{source.dtype.name})")
             raise RuntimeError(
                 "one of the tensors needed for gradient computation has been modified by an "
                 f"in-place operation: {what} of {_op_name(type(node))} was at version {version} "
@@ -313,7 +324,7 @@ def run_backward(
         if hit is None:
             leaf_grads[key] = (leaf, g)
         else:
-            leaf_grads[key] = (leaf, hit[1] + g)
+            leaf_grads[key] = (leaf, _np_asarray(hit[1] + g))
 
     for root, g in zip(roots, root_grads):
         node = root._grad_fn
@@ -321,7 +332,7 @@ def run_backward(
             add_leaf(root, g)
             continue
         if node in grads:
-            grads[node] = grads[node] + g
+            grads[node] = _np_asarray(grads[node] + g)
         else:
             grads[node] = g
             starts.append(node)
@@ -334,8 +345,11 @@ def run_backward(
             if t._grad_fn is not None:
                 capture_nodes[t._grad_fn] = i
 
-    # count, for every node, how many edges from reachable nodes lead to it
+    # count, for every node, how many edges from reachable nodes lead to it; and for every leaf,
+    # so that its hooks run and its .grad is written as soon as its last contribution has
+    # arrived (PyTorch's AccumulateGrad), while the rest of backward still runs
     deps: dict[Function, int] = {}
+    leaf_edges: dict[int, int] = {}
     stack = list(starts)
     seen = set(starts)
     while stack:
@@ -352,6 +366,16 @@ def run_backward(
                 if e not in seen:
                     seen.add(e)
                     stack.append(e)
+            elif e is not None and capture is None:
+                leaf_edges[id(e)] = leaf_edges.get(id(e), 0) + 1
+
+    owned: set[int] = set()
+
+    def finish_leaf(key: int) -> None:
+        leaf, g = leaf_grads.pop(key)
+        g = _apply_leaf_hooks(leaf, g)
+        _accumulate(leaf, g, owned)
+        _run_post_accumulate_hooks(leaf)
 
     ready = [n for n in starts if deps.get(n, 0) == 0]
     while ready:
@@ -373,7 +397,7 @@ def run_backward(
                 gi = _np_asarray(gi)
             if isinstance(e, Function):
                 if e in grads:
-                    grads[e] = grads[e] + gi
+                    grads[e] = _np_asarray(grads[e] + gi)  # 0-d sums are NumPy scalars
                 else:
                     grads[e] = gi
                 left = deps[e] - 1
@@ -382,6 +406,11 @@ def run_backward(
                     ready.append(e)
             else:
                 add_leaf(e, gi)
+                if capture is None:
+                    left = leaf_edges[id(e)] - 1
+                    leaf_edges[id(e)] = left
+                    if left == 0:
+                        finish_leaf(id(e))
 
     if capture is not None:
         for i, t in enumerate(capture):
@@ -391,19 +420,20 @@ def run_backward(
                     captured[i] = _apply_leaf_hooks(t, hit[1])
         return captured
 
-    owned: set[int] = set()
-    for leaf, g in leaf_grads.values():
-        g = _apply_leaf_hooks(leaf, g)
-        _accumulate(leaf, g, owned)
+    for key in list(leaf_grads):  # roots that are leaves, and leaves some backward gave None
+        finish_leaf(key)
     return None
 
 
 def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
     for hook in hooks:
-        if isinstance(hook, weakref.ref):  # retain_grad()
+        if isinstance(hook, weakref.ref):  # retain_grad(): accumulates, as PyTorch does
             t = hook()
             if t is not None:
-                t._grad = _wrap(g.copy(), t._device)
+                if t._grad is None:
+                    t._grad = _wrap(g.copy(), t._device)
+                else:
+                    t._grad = _wrap(t._grad._data + g, t._device)
             continue
         res = hook(_wrap(g, _backend.device_of_array(g)))
         if res is not None:
@@ -414,10 +444,28 @@ def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
 def _apply_leaf_hooks(leaf: Any, g: Any) -> Any:
     if leaf._hooks:
         for hook in leaf._hooks:
+            if isinstance(hook, PostAccumulateGradHook):
+                continue
             res = hook(_wrap(g, leaf._device))
             if res is not None:
-                g = res._data
+                g = res._data.copy()  # the hook's tensor may be the user's; .grad must not alias it
     return g
+
+
+class PostAccumulateGradHook:
+    """A hook in a leaf's ``_hooks`` that runs after backward wrote the leaf's ``.grad``."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], None]) -> None:
+        self.fn = fn
+
+
+def _run_post_accumulate_hooks(leaf: Any) -> None:
+    if leaf._hooks:
+        for hook in list(leaf._hooks):
+            if isinstance(hook, PostAccumulateGradHook):
+                hook.fn(leaf)
 
 
 def _accumulate(leaf: Any, g: Any, owned: set[int]) -> None:
@@ -481,6 +529,7 @@ def backward(
         for t, g in zip(wanted, got):
             if g is not None:
                 _accumulate(t, g, owned)
+                _run_post_accumulate_hooks(t)
         return
     run_backward(roots, seeds, bool(retain_graph))
 
@@ -561,7 +610,8 @@ def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
                     f"{where}: gradient has shape {tuple(g._data.shape)} but output {i} has shape "
                     f"{tuple(t._data.shape)}"
                 )
-            seeds.append(g._data.astype(t._data.dtype, copy=False))
+            # a copy: the seed may reach a leaf's .grad unchanged, which later backwards add into
+            seeds.append(g._data.astype(t._data.dtype, copy=True))
     return seeds
 
 

@@ -124,7 +124,18 @@ def as_dtype(spec: Any) -> DType:
 
 
 def promote_types(a: DType, b: DType) -> DType:
-    """Promotion of two tensors of equal standing (PyTorch's ``promote_types``)."""
+    """Promotion of two tensors of equal standing (PyTorch's ``promote_types``).
+
+    >>> import brickwork as bw
+    >>> bw.promote_types(bw.int32, bw.float16)
+    brickwork.float16
+    >>> bw.promote_types(bw.uint8, bw.int8)
+    brickwork.int16
+    """
+    return _promote_types(as_dtype(a), as_dtype(b))
+
+
+def _promote_types(a: DType, b: DType) -> DType:
     if a is b:
         return a
     key = (a, b)
@@ -169,7 +180,7 @@ def result_type(a: DType, a_dim0: bool, b: DType, b_dim0: bool) -> DType:
     if a is b:
         return a
     if a_dim0 == b_dim0:
-        return promote_types(a, b)
+        return _promote_types(a, b)
     # exactly one operand is 0-dim: it only matters if its category is higher
     dim0, full = (a, b) if a_dim0 else (b, a)
     if dim0.category > full.category:

@@ -69,6 +69,9 @@ class Tensor:
     )
 
     _default_dtype = dtypes.float32
+    # NumPy defers to the tensor's reflected operators: np.float64(2) * t and array + t give tensors
+    # (with PyTorch's promotion) instead of NumPy arrays
+    __array_priority__ = 1000
 
     def __init__(self, *args: Any, device: Any = None, dtype: Any = None) -> None:
         dtype = dtypes.as_dtype(dtype) if dtype is not None else self._default_dtype
@@ -244,6 +247,29 @@ class Tensor:
             hooks = self._hooks
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _RemovableHandle:
+        """Call ``hook(tensor)`` once backward has written this leaf's ``.grad`` (during backward).
+
+        >>> import brickwork as bw
+        >>> w = bw.ones(2, requires_grad=True)
+        >>> seen = []
+        >>> _ = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+        >>> (w * 3).sum().backward()
+        >>> seen
+        [[3.0, 3.0]]
+        """
+        from brickwork.autograd import PostAccumulateGradHook
+
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        entry = PostAccumulateGradHook(hook)
+        self._hooks.append(entry)
+        return _RemovableHandle(self._hooks, entry)
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:

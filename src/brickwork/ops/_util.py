@@ -9,7 +9,7 @@ import numpy as np
 from brickwork import dtypes
 from brickwork.tensor import Tensor, _cast, _norm_dim
 
-__all__ = ["sum_to", "promote", "as_float", "norm_dim", "norm_dims", "shape_args"]
+__all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "shape_args"]
 
 
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -35,7 +35,14 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def _scalar_or_tensor(x: Any, like: Tensor, op: str) -> Any:
     """Python/NumPy scalars pass through; arrays and sequences become tensors."""
-    if isinstance(x, (int, float, bool, np.number, np.bool_)):
+    tx = type(x)
+    if tx is float or tx is int or tx is bool:
+        return x
+    if isinstance(x, (np.number, np.bool_)):
+        # NumPy scalars count as Python scalars of their kind (as in PyTorch), not as typed values
+        # (np.float64 is a float subclass, but NumPy would otherwise promote float32 to float64)
+        return x.item()
+    if isinstance(x, (int, float)):
         return x
     if isinstance(x, np.ndarray):
         if like._device.type != "cpu":
@@ -81,6 +88,34 @@ def promote(a: Any, b: Any, op: str) -> tuple[Any, Any]:
     return a, _promote_scalar(b, a)
 
 
+def result_type(tensor1: Any, tensor2: Any) -> dtypes.DType:
+    """The dtype PyTorch's promotion gives ``tensor1 op tensor2`` (tensors or Python scalars).
+
+    >>> import brickwork as bw
+    >>> bw.result_type(bw.tensor([1, 2]), 2.5)
+    brickwork.float32
+    >>> bw.result_type(bw.tensor([1, 2], dtype=bw.int32), bw.tensor(5))
+    brickwork.int32
+    """
+    def describe(x: Any) -> tuple[dtypes.DType | None, bool, Any]:
+        if isinstance(x, Tensor):
+            return dtypes.from_numpy_dtype(x._data.dtype), x._data.ndim == 0, None
+        if isinstance(x, (np.number, np.bool_)):
+            x = x.item()
+        return None, True, x
+
+    ta, a0, va = describe(tensor1)
+    tb, b0, vb = describe(tensor2)
+    if ta is not None and tb is not None:
+        return dtypes.result_type(ta, a0, tb, b0)
+    if ta is not None:
+        return dtypes.result_type_with_scalar(ta, vb)
+    if tb is not None:
+        return dtypes.result_type_with_scalar(tb, va)
+    category = max(dtypes.scalar_category(va), dtypes.scalar_category(vb))
+    return (dtypes.bool_, dtypes.int64, dtypes.float32)[category]
+
+
 def _promote_scalar(t: Tensor, value: Any) -> Tensor:
     kind = t._data.dtype.kind
     if kind == "f":
@@ -107,10 +142,13 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if dim is None:
         return None
     if isinstance(dim, (int, np.integer)):
-        return (_norm_dim(int(dim), ndim, op),)
-    dims = tuple(_norm_dim(int(d), ndim, op) for d in dim)
-    if len(set(dims)) != len(dims):
-        raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+        dims: tuple[int, ...] = (_norm_dim(int(dim), ndim, op),)
+    else:
+        dims = tuple(_norm_dim(int(d), ndim, op) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+    if ndim == 0:
+        return ()  # a 0-d tensor accepts dim 0 / -1 (as PyTorch does); there is nothing to reduce
     return tuple(sorted(dims))
 
 

@@ -171,11 +171,14 @@ class _NoGradBinary(Function):
         return (None, None)
 
 
-def _nograd_binary(name: str, ufunc: str) -> type[Function]:
-    return type(name, (_NoGradBinary,), {"ufunc": ufunc, "op_name": ufunc})
+def _nograd_binary(name: str, ufunc: str, differentiable: bool = False) -> type[Function]:
+    return type(name, (_NoGradBinary,), {"ufunc": ufunc, "op_name": ufunc,
+                                         "differentiable": differentiable})
 
 
-FloorDivide = _nograd_binary("FloorDivide", "floor_divide")
+# floor division keeps its inputs' requires_grad (its gradient is zero), as in PyTorch;
+# comparisons and logical ops give plain bool tensors outside the graph
+FloorDivide = _nograd_binary("FloorDivide", "floor_divide", differentiable=True)
 Eq = _nograd_binary("Eq", "equal")
 Ne = _nograd_binary("Ne", "not_equal")
 Lt = _nograd_binary("Lt", "less")
@@ -218,36 +221,37 @@ def mul(input: Any, other: Any) -> Tensor:
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-    """True division (integers give float32); ``rounding_mode`` 'floor' or 'trunc'."""
+    """True division (integers give float32); ``rounding_mode`` 'floor' or 'trunc'.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([3, -7]) / 2
+    tensor([ 1.5000, -3.5000])
+    >>> bw.div(bw.tensor([3, -7]), 2, rounding_mode="trunc")
+    tensor([ 1, -3])
+    """
     if rounding_mode == "floor":
         return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        q = _binary(Div, _float_operand(input), _float_operand(other))
-        out = trunc(q)
-        if _is_int_pair(input, other):
-            return out.to(promote(input, other, "div")[0].dtype)
-        return out
-    if rounding_mode is not None:
+    if rounding_mode is not None and rounding_mode != "trunc":
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-    return _binary(Div, _float_operand(input), _float_operand(other))
-
-
-def _is_int_pair(a: Any, b: Any) -> bool:
-    def is_int(x: Any) -> bool:
-        if isinstance(x, Tensor):
-            return x._data.dtype.kind in "iub"
-        return isinstance(x, (int, np.integer))
-
-    return is_int(a) and is_int(b)
-
-
-def _float_operand(x: Any) -> Any:
-    """Integer division operands become float32 (PyTorch's true division)."""
-    if isinstance(x, Tensor):
-        return as_float(x)
-    if isinstance(x, (bool, np.bool_)):
-        return float(x)
-    return x
+    a, b = promote(input, other, "div")
+    t = a if isinstance(a, Tensor) else b
+    integral = t._data.dtype.kind not in "fc"
+    if integral:
+        # the result type is computed first (float16 / int stays float16), then integers go to float32
+        if isinstance(a, Tensor):
+            a = as_float(a)
+        elif isinstance(a, bool):
+            a = float(a)
+        if isinstance(b, Tensor):
+            b = as_float(b)
+        elif isinstance(b, bool):
+            b = float(b)
+    out = Div.apply(a, b)
+    if rounding_mode == "trunc":
+        out = trunc(out)
+        if integral:
+            out = out.to(t.dtype)
+    return out
 
 
 def rdiv(input: Any, other: Any) -> Tensor:
@@ -532,9 +536,11 @@ class Sigmoid(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        # exp(-x) may overflow to inf for very negative x; 1 / (1 + inf) is then the exact 0
+        # exp(-x) may overflow to inf for very negative x; 1 / (1 + inf) is then the exact 0.
+        # out= keeps 0-d results arrays (NumPy returns scalars for 0-d inputs otherwise)
+        out = xp.negative(x, out=xp.empty_like(x))
         with np.errstate(over="ignore"):
-            out = xp.exp(-x)
+            xp.exp(out, out=out)
         out += 1
         self.out = xp.reciprocal(out, out=out)
         return self.out
@@ -628,8 +634,9 @@ class _NoGradUnary(Function):
         return (self.xp.zeros_like(g),)
 
 
-def _nograd_unary(name: str, ufunc: str) -> type[Function]:
-    return type(name, (_NoGradUnary,), {"ufunc": ufunc, "op_name": ufunc})
+def _nograd_unary(name: str, ufunc: str, differentiable: bool = True) -> type[Function]:
+    return type(name, (_NoGradUnary,), {"ufunc": ufunc, "op_name": ufunc,
+                                        "differentiable": differentiable})
 
 
 Sign = _nograd_unary("Sign", "sign")
@@ -637,10 +644,11 @@ Floor = _nograd_unary("Floor", "floor")
 Ceil = _nograd_unary("Ceil", "ceil")
 Round = _nograd_unary("Round", "round")
 Trunc = _nograd_unary("Trunc", "trunc")
-LogicalNot = _nograd_unary("LogicalNot", "logical_not")
-Isnan = _nograd_unary("Isnan", "isnan")
-Isinf = _nograd_unary("Isinf", "isinf")
-Isfinite = _nograd_unary("Isfinite", "isfinite")
+LogicalNot = _nograd_unary("LogicalNot", "logical_not", differentiable=False)
+Isnan = _nograd_unary("Isnan", "isnan", differentiable=False)
+Isinf = _nograd_unary("Isinf", "isinf", differentiable=False)
+Isfinite = _nograd_unary("Isfinite", "isfinite", differentiable=False)
+BitwiseNot = _nograd_unary("BitwiseNot", "invert", differentiable=False)
 
 
 def neg(input: Tensor) -> Tensor:
@@ -745,7 +753,7 @@ def logical_not(input: Tensor) -> Tensor:
 def bitwise_not(input: Tensor) -> Tensor:
     if input._data.dtype.kind == "f":
         raise TypeError("bitwise_not (~): only integer and bool tensors are supported")
-    return _nograd_unary("BitwiseNot", "invert").apply(input)
+    return BitwiseNot.apply(input)
 
 
 def isnan(input: Tensor) -> Tensor:

@@ -68,11 +68,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     a = input.unsqueeze(0) if a1 else input
     b = other.unsqueeze(-1) if b1 else other
     out = Matmul.apply(a, b)
+    shape = out._data.shape
     if b1:
-        out = out.squeeze(-1)
+        shape = shape[:-1]
     if a1:
-        out = out.squeeze(-2)
-    return out
+        shape = shape[:-2] + shape[-1:] if not b1 else shape[:-1]
+    return out.reshape(shape)
 
 
 def rmatmul(input: Tensor, other: Tensor) -> Tensor:

@@ -103,10 +103,11 @@ class MaxMin(Function):
     saves_output = True
 
     def forward(self, x: Any, axes: Any, keepdim: bool, is_max: bool) -> Any:
-        if x.size == 0:
+        empty = [a for a in (range(x.ndim) if axes is None else axes) if x.shape[a] == 0]
+        if empty or (x.size == 0 and x.ndim == 0):
             raise RuntimeError(
-                f"{'max' if is_max else 'min'}(): cannot reduce an empty tensor of shape "
-                f"{tuple(x.shape)}; specify a non-zero dimension or use amax with an identity"
+                f"{'max' if is_max else 'min'}(): cannot reduce dimension {empty[0]} of size 0 of a "
+                f"tensor of shape {tuple(x.shape)} (the operation has no identity)"
             )
         self.x, self.axes, self.keepdim = x, axes, keepdim
         self.out = x.max(axis=axes, keepdims=keepdim) if is_max else x.min(axis=axes, keepdims=keepdim)
@@ -243,12 +244,32 @@ def _safe_denominator(d: float) -> float:
     return d if d > 0 else 0.0
 
 
+class SqrtOfVariance(Function):
+    """``sqrt`` for :func:`std`: its gradient is 0 (not inf) where the deviation is 0, as in PyTorch."""
+
+    saves_output = True
+
+    def forward(self, v: Any) -> Any:
+        self.out = self.xp.sqrt(v)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = self.out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self.xp.where(out == 0, 0, g / (2 * out)).astype(g.dtype, copy=False),)
+
+
 def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Standard deviation (see :func:`var`)."""
-    from brickwork.ops.elementwise import sqrt
+    """Standard deviation (see :func:`var`).
 
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    >>> import brickwork as bw
+    >>> bw.tensor([1.0, 2.0, 3.0, 4.0]).std()
+    tensor(1.2910)
+    >>> bw.tensor([1.0, 2.0, 3.0, 4.0]).std(correction=0)
+    tensor(1.1180)
+    """
+    return SqrtOfVariance.apply(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,

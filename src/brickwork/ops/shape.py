@@ -306,11 +306,14 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
     """A tensor with the same data and a new shape (one size may be -1)."""
     shape = _infer_shape(shape_args(shape, "reshape"), input._data.size, input._data.shape, "reshape")
     if shape == input._data.shape:
-        return Reshape.apply(input, shape=shape) if input.requires_grad else _alias(input)
+        return _alias(input)
     return Reshape.apply(input, shape=shape)
 
 
 def _alias(t: Tensor) -> Tensor:
+    """A view of the whole tensor (same storage and version counter), inside the graph if t is."""
+    if t.requires_grad and _mode.enabled:
+        return Reshape.apply(t, shape=t._data.shape)
     out = _wrap(t._data, t._device)
     out._version = t._version
     out._base = t if t._base is None else t._base
@@ -579,7 +582,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
             if d != axis and t._data.shape[d] != first._data.shape[d]:
                 raise RuntimeError(
                     f"cat: sizes of tensors must match except in dimension {axis}: tensor 0 has "
-                    f"shape {tuple(first._data.shape)}, tensor {i} has {tuple(t._data.shape)}"
+                    f"shape {tuple(first._data.shape)}, tensor {i} has shape {tuple(t._data.shape)}"
                 )
     dt = target._data.dtype
     kept = [t if t._data.dtype == dt else _cast(t, dtypes.from_numpy_dtype(dt)) for t in kept]
