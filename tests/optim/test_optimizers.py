@@ -378,3 +378,85 @@ def test_no_warning_in_a_plain_training_step():
         warnings.simplefilter("error")
         (w * w).sum().backward()
         opt.step()
+
+
+# -- Parameters, lazy modules, tied weights -------------------------------------------
+
+
+class LazyScale(bw.nn.Module):
+    """y = x * weight, with weight's size taken from the first input."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = bw.nn.Parameter.pending((None,))
+
+    def infer_shape(self, x):
+        self.weight.materialize((x.shape[-1],))
+
+    def reset_parameters(self):
+        with bw.no_grad():
+            self.weight.fill_(1.0)
+
+    def forward(self, x):
+        return x * self.weight
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_optimizer_built_before_the_first_forward_of_a_lazy_model(name):
+    model = LazyScale()
+    opt = getattr(optim, name)(model.parameters(), lr=0.1)
+    assert model.weight.is_pending
+    opt.zero_grad()
+    opt.step()  # nothing to do yet: no gradients, no state
+    assert opt.state_dict()["state"] == {}
+    x = bw.tensor([[1.0, 2.0, 3.0]])
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - 2.0) ** 2).sum().backward()
+        opt.step()
+    assert opt.param_groups[0]["params"][0] is model.weight
+    assert model.weight.shape == (3,)
+    assert not np.allclose(model.weight.detach().numpy(), 1.0)
+    for key, value in opt.state[model.weight].items():
+        if key != "step":
+            assert value.shape == (3,), key
+
+
+def test_state_dict_loads_into_a_lazy_model_that_is_not_materialised_yet():
+    model = LazyScale()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x = bw.tensor([[1.0, 2.0]])
+    (model(x) ** 2).sum().backward()
+    opt.step()
+    saved = copy.deepcopy(opt.state_dict())
+    fresh = LazyScale()
+    opt2 = optim.Adam(fresh.parameters(), lr=0.1)
+    opt2.load_state_dict(saved)  # the parameter is still pending: state is kept as saved
+    assert fresh.weight.is_pending
+    fresh.load_state_dict(model.state_dict())
+    opt.zero_grad()
+    (fresh(x) ** 2).sum().backward()
+    (model(x) ** 2).sum().backward()
+    opt.step()
+    opt2.step()
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+
+
+def test_tied_weights_in_a_module_are_updated_once():
+    class Tied(bw.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = bw.nn.Parameter(bw.ones(2))
+            self.b = self.a
+
+        def forward(self, x):
+            return (x * self.a + x * self.b).sum()
+
+    model = Tied()
+    params = list(model.parameters())
+    assert len(params) == 1
+    opt = optim.SGD(params, lr=0.25)
+    model(bw.ones(2)).backward()  # d/da = 2 (both uses)
+    opt.step()
+    np.testing.assert_allclose(model.a.detach().numpy(), [0.5, 0.5])
+    assert model.b is model.a
