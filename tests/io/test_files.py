@@ -467,3 +467,10 @@ def test_bfloat16_from_pytorch_is_rejected_with_advice(tmp_path):
     safetensors.torch.save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, path)
     with pytest.raises(bw.io.FileFormatError, match=r"'w'.*BF16.*\.float\(\)"):
         bw.load(path)
+
+
+def test_text_mode_file_objects_are_refused(tmp_path):
+    path = tmp_path / "t.safetensors"
+    bw.save([1], path)
+    with open(path, encoding="latin-1") as fh, pytest.raises(TypeError, match="text mode"):
+        bw.load(fh)

@@ -148,6 +148,7 @@ CORPUS = [
     ("dict key not str or int", brickwork_file({"dict": [[1.5, 1]]}), "dict entries must be"),
     ("duplicate dict key", brickwork_file({"dict": [["a", 1], ["a", 2]]}), "duplicate dict key 'a'"),
     ("bad float tag", brickwork_file({"float": "1e400"}), "'float' must be"),
+    ("float tag holding a list", brickwork_file({"float": []}), "'float' must be"),  # found by the fuzzer
     (
         "bad tensor field",
         brickwork_file({"tensor": "x", "evil": "__import__('os')"}, GOOD_TENSOR, GOOD_DATA),

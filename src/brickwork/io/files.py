@@ -280,6 +280,8 @@ def _read_exact(fh: Any, n: int) -> bytearray:
         chunk = fh.read(min(n - len(out), 1 << 24))
         if not chunk:
             break
+        if isinstance(chunk, str):
+            raise TypeError("bw.load: the file object is open in text mode; open it with 'rb'")
         out += chunk
     return out
 

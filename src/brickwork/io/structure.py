@@ -57,8 +57,9 @@ def _float_node(value: float) -> Any:
 
 
 def _data_address(arr: Any) -> int:
-    interface = getattr(arr, "__cuda_array_interface__", None) or arr.__array_interface__
-    return int(interface["data"][0])
+    if isinstance(arr, np.ndarray):
+        return int(arr.__array_interface__["data"][0])
+    return int(arr.data.ptr)  # a CuPy array (its MemoryPointer)
 
 
 def host_array(arr: Any) -> np.ndarray:
@@ -224,7 +225,7 @@ class _Rebuilder:
             raise self.fail(f"unexpected keys besides {tag!r}: {sorted(set(node) - {tag})!r:.200}", path)
         body = node[tag]
         if tag == "float":
-            if body not in _NONFINITE:
+            if type(body) is not str or body not in _NONFINITE:
                 raise self.fail(f"'float' must be 'nan', 'inf' or '-inf', found {body!r:.100}", path)
             return _NONFINITE[body]
         if type(body) is not list:
