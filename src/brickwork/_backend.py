@@ -30,7 +30,10 @@ def _import_cupy() -> Any:
 
             cupy.cuda.runtime.getDeviceCount()
             _cupy = cupy
-        except Exception as exc:  # ImportError, CUDARuntimeError, ...
+        except ImportError as exc:
+            _cupy_error = (f"CuPy is not installed ({exc}); install it with "
+                           "pip install 'brickwork[cuda12]' (or [cuda13])")
+        except Exception as exc:  # CUDARuntimeError (no driver, no GPU), ...
             _cupy_error = f"{type(exc).__name__}: {exc}"
     return _cupy
 
