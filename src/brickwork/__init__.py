@@ -9,6 +9,16 @@ tensor([2., 4., 6.])
 
 from __future__ import annotations
 
+import warnings as _warnings
+
+# PyTorch computes inf/nan silently (1 / 0, log(0), 0 / 0); NumPy warns. Silence those NumPy
+# floating-point warnings where brickwork's own code triggers them, without touching NumPy's global
+# error state (a per-op np.errstate would cost about a microsecond on every op).
+_warnings.filterwarnings(
+    "ignore", message=r"(divide by zero|invalid value|overflow) encountered", category=RuntimeWarning,
+    module=r"brickwork(\.|$)",
+)
+
 from brickwork import autograd  # first: tensor.py builds on it
 from brickwork import _backend, dtypes
 from brickwork.tensor import Size, Tensor
@@ -102,7 +112,8 @@ from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed
 from brickwork._backend import Device as device
 from brickwork.io import load, load_model, save, save_model, serializable  # files (issue 4); binds bw.io
 from brickwork import nn  # the module system (after the tensor API it builds on)
-from brickwork import data, optim  # training: optimisers, data, helpers (issue 5)
+from brickwork import data, optim, train, utils  # training: optimisers, data, helpers (issue 5)
+from brickwork import distributed  # several processes and machines (issue 8)
 
 __version__ = "0.1.0"
 

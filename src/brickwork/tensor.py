@@ -519,7 +519,7 @@ class Tensor:
         graph = _mode.enabled and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
-        name = getattr(cls, "op_name", None) or cls.__name__.lower()
+        name = cls.op_name
         self._check_inplace(graph, name + "_")
         if not graph:
             out = cls.apply(self, *args, **kwargs)

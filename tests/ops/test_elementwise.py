@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -373,3 +376,21 @@ def test_broadcast_failure_names_both_shapes():
 def test_composites_gradcheck(device):
     x = _data((2, 3))
     gradcheck_arrays(lambda t: (t.sin() * t.exp() - t.tanh() / (1 + t * t)).relu(), [x], device)
+
+
+def test_inf_and_nan_arithmetic_is_silent_like_pytorch():
+    # brickwork's own NumPy calls do not warn on inf/nan; user NumPy code keeps NumPy's warnings
+    script = (
+        "import numpy as np, brickwork as bw\n"
+        "x = bw.tensor([0.0, 1.0, -1.0])\n"
+        "r = (1 / x, x / x, x.log(), x.sqrt(), x.exp() * 1e38 * 1e38, x.rsqrt(), x.var(correction=5))\n"
+        "try:\n"
+        "    np.log(np.zeros(1))\n"
+        "except RuntimeWarning:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('NumPy warnings outside brickwork were silenced')\n"
+    )
+    res = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

@@ -258,3 +258,10 @@ def test_reduction_dim_errors(device):
         x.sum(2)
     with pytest.raises(RuntimeError, match="multiple times"):
         x.sum((0, 0))
+
+
+def test_empty_dim_list_reduces_everything(device):
+    a = _data((2, 3))
+    for fn in (lambda x: x.sum(dim=()), lambda x: x.mean(dim=[]), lambda x: x.amax(dim=()),
+               lambda x: x.sum((), keepdim=True)):
+        check_op(fn, fn, [a], device, gradcheck=False)

@@ -400,3 +400,13 @@ def test_pad(device):
 def test_composite_shape_pipeline_gradcheck(device):
     gradcheck_arrays(lambda x: x.T.reshape(2, 6)[:, ::2].flip(0).repeat(2, 1).cumsum(1).sum(0), [_data(4, 3)],
                      device)
+
+
+def test_zero_dim_inputs(device):
+    s = _data()
+    zero = np.array(0)
+    check_op(lambda x: x.flip(0), lambda x: x.flip(0), [s], device)
+    check_op(lambda x, i: x.gather(0, i), lambda x, i: x.gather(0, i), [s, zero], device)
+    check_op(lambda x, i: x.index_select(0, i), lambda x, i: x.index_select(0, i), [s, np.array([0])], device)
+    check_op(lambda x: x.squeeze(0).unsqueeze(-1), lambda x: x.squeeze(0).unsqueeze(-1), [s], device)
+    check_op(lambda x: x.transpose(0, -1), lambda x: x.transpose(0, -1), [s], device)

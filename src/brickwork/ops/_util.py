@@ -147,6 +147,8 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
         dims = tuple(_norm_dim(int(d), ndim, op) for d in dim)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+        if not dims:
+            return None  # dim=() or [] reduces over every dimension, as in PyTorch
     if ndim == 0:
         return ()  # a 0-d tensor accepts dim 0 / -1 (as PyTorch does); there is nothing to reduce
     return tuple(sorted(dims))

@@ -194,7 +194,7 @@ BitwiseXor = _nograd_binary("BitwiseXor", "bitwise_xor")
 
 
 def _binary(cls: type[Function], a: Any, b: Any) -> Tensor:
-    a, b = promote(a, b, cls.op_name if hasattr(cls, "op_name") else cls.__name__.lower())
+    a, b = promote(a, b, cls.op_name)
     return cls.apply(a, b)
 
 

@@ -687,6 +687,8 @@ def flip(input: Tensor, dims: Any) -> Tensor:
     nd = input._data.ndim
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = tuple(norm_dim(d, nd, "flip") for d in dims)
+    if nd == 0:
+        return Copy.apply(input)
     return Flip.apply(input, axes=axes)
 
 
@@ -750,6 +752,8 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
     axis = norm_dim(dim, input._data.ndim, "gather")
     idx = _index_array(index, input, "gather")
+    if input._data.ndim == 0 and idx.ndim == 0:  # a 0-d tensor gathers like a 1-element vector
+        return reshape(gather(reshape(input, 1), 0, _wrap(idx.reshape(1), input._device)), ())
     if idx.ndim != input._data.ndim:
         raise RuntimeError(
             f"gather: index has {idx.ndim} dimensions but input has {input._data.ndim}"
@@ -790,6 +794,10 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     idx = _index_array(index, input, "index_select")
     if idx.ndim > 1:
         raise RuntimeError("index_select: index must be 0- or 1-dimensional")
+    if input._data.ndim == 0:  # a 0-d tensor selects like a 1-element vector, and stays 0-d
+        if idx.size != 1:
+            raise IndexError("index_select: a 0-d tensor takes exactly one index")
+        return reshape(index_select(reshape(input, 1), 0, _wrap(idx.reshape(1), input._device)), ())
     n = input._data.shape[axis]
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
         raise IndexError(f"index_select: index out of range for dimension {axis} of size {n}")
