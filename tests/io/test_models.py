@@ -310,3 +310,32 @@ def test_gpu_model_round_trip(tmp_path, device):
         again[0].weight.detach().cpu().numpy(), net[0].weight.detach().cpu().numpy()
     )
     assert bw.load_model(path, map_location="cpu")[0].weight.device == bw.device("cpu")
+
+
+@bw.serializable
+class WithOptional(nn.Module):
+    def __init__(self, n, extra=None):
+        super().__init__()
+        self.body = Dense(n, n)
+        self.extra = extra  # None stays a plain attribute until a module is assigned
+
+    def get_config(self):
+        return {"n": self.body.weight.shape[0]}
+
+
+def test_child_added_after_construction_replaces_a_none_attribute(tmp_path):
+    model = WithOptional(2)
+    model.extra = Dense(2, 3)
+    path = tmp_path / "o.safetensors"
+    bw.save_model(model, path)
+    again = bw.load_model(path)
+    assert isinstance(again.extra, Dense) and list(again._modules) == ["body", "extra"]
+    same_parameters(model, again)
+
+
+def test_member_names_from_the_file_are_checked(tmp_path):
+    path = tmp_path / "n.safetensors"
+    bw.save_model(nn.Sequential(Dense(2, 3)), path)
+    _rewrite_architecture(path, lambda d: d["spec"].update(children={"a.b": d["spec"]["children"]["0"]}))
+    with pytest.raises(FileFormatError, match="invalid member name 'a.b'"):
+        bw.load_model(path)

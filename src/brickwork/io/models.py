@@ -69,20 +69,44 @@ def _module_class() -> type:
 
 
 def _scan_builtins() -> None:
-    """Register every Module subclass that ``brickwork.nn`` exports, as ``nn.<Name>``."""
+    """Register brickwork's own Module classes: ``nn.<Name>`` for those ``brickwork.nn`` exports,
+    ``<module>.<qualname>`` for internal ones (e.g. a helper class a layer creates as a child).
+
+    Runs on first use, and again when a name or class is missed (a submodule imported later).
+    """
     global _builtins_scanned
-    if _builtins_scanned:
-        return
     import brickwork.nn as nn  # noqa: PLC0415
 
     module_class = _module_class()
     for name in getattr(nn, "__all__", ()):
         obj = getattr(nn, name, None)
         if isinstance(obj, type) and issubclass(obj, module_class):
-            qualified = f"nn.{name}"
-            _registry.setdefault(qualified, obj)
-            _names.setdefault(obj, qualified)
+            _register_builtin(f"nn.{name}", obj)
+    pending = [module_class]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("brickwork.") and "<locals>" not in cls.__qualname__:
+            _register_builtin(f"{cls.__module__}.{cls.__qualname__}", cls)
     _builtins_scanned = True
+
+
+def _register_builtin(name: str, cls: type) -> None:
+    if cls not in _names and name not in _registry:
+        _registry[name] = cls
+        _names[cls] = name
+
+
+def _class_named(name: str) -> type | None:
+    if not _builtins_scanned or name not in _registry:
+        _scan_builtins()
+    return _registry.get(name)
+
+
+def _name_of(cls: type) -> str | None:
+    if not _builtins_scanned or cls not in _names:
+        _scan_builtins()
+    return _names.get(cls)
 
 
 def registered_classes() -> dict[str, type]:
@@ -122,7 +146,8 @@ def serializable(cls: C | None = None, *, name: str | None = None) -> Any:
     key = name if name is not None else cls.__qualname__
     if not isinstance(key, str) or not key:
         raise TypeError(f"@serializable: name must be a non-empty string, got {key!r}")
-    _scan_builtins()
+    if not _builtins_scanned:
+        _scan_builtins()
     old = _registry.get(key)
     if old is not None and old is not cls and not _same_definition(old, cls):
         raise ValueError(
@@ -261,7 +286,7 @@ def _config_of(module: Any, path: str) -> tuple[list[Any], dict[str, Any]]:
             return [], encode_config(config, "config")
         except TypeError as exc:
             raise TypeError(f"bw.save_model: {label}.get_config(): {exc}; nothing was written") from None
-    if _names.get(cls) in {f"nn.{n}" for n in _CONTENT_ONLY}:
+    if _name_of(cls) in {f"nn.{n}" for n in _CONTENT_ONLY}:
         return [], {}
     raise TypeError(
         f"bw.save_model: {label} has no get_config() and its constructor arguments were not recorded; "
@@ -272,7 +297,7 @@ def _config_of(module: Any, path: str) -> tuple[list[Any], dict[str, Any]]:
 def _spec(module: Any, path: str, seen: dict[int, str]) -> dict[str, Any]:
     cls = type(module)
     label = f"{path or '<root>'} ({cls.__name__})"
-    name = _names.get(cls)
+    name = _name_of(cls)
     if name is None:
         raise TypeError(
             f"bw.save_model: the class {cls.__module__}.{cls.__qualname__} of {label} is not registered; "
@@ -361,7 +386,6 @@ def save_model(module: Any, f: PathOrFile) -> None:
     if not isinstance(module, _module_class()):
         raise TypeError(f"bw.save_model: expected a brickwork.nn.Module, got {type(module).__name__}; "
                         "use bw.save for tensors and containers")
-    _scan_builtins()
     description = {
         "spec": _spec(module, "", {}),
         "ties": _ties(module),
@@ -406,7 +430,7 @@ class _Builder:
         if depth > 200:
             raise self.fail(path, "modules nested too deeply")
         name = spec["class"]
-        cls = _registry.get(name)
+        cls = _class_named(name)
         if cls is None:
             raise UnknownClassError(
                 f"bw.load_model: {self.where} needs the module class {name!r} (at {path or '<root>'}), "
@@ -431,6 +455,7 @@ class _Builder:
     def complete(self, module: Any, spec: dict[str, Any], path: str, depth: int) -> None:
         """Add what the constructor did not create: children, parameters, buffers."""
         for child_name, child_spec in spec.get("children", {}).items():
+            self._check_name(child_name, path)
             child_path = f"{path}.{child_name}" if path else child_name
             if type(child_spec) is dict and set(child_spec) == {"same_as"}:
                 if type(child_spec["same_as"]) is not str:
@@ -439,13 +464,10 @@ class _Builder:
                 continue
             existing = module._modules.get(child_name)
             if existing is None:
-                try:
-                    module.add_module(child_name, self.build(child_spec, child_path, depth + 1))
-                except (KeyError, TypeError) as exc:
-                    raise self.fail(child_path, f"cannot add this child: {exc}") from None
+                self._attach(module, child_name, self.build(child_spec, child_path, depth + 1), child_path)
                 continue
             child_spec = self._fields(child_spec, child_path)
-            expected = _registry.get(child_spec["class"])
+            expected = _class_named(child_spec["class"])
             if type(existing) is not expected:
                 raise self.fail(child_path, f"the constructor of {type(module).__name__} created a "
                                 f"{type(existing).__name__}, the file describes a {child_spec['class']}")
@@ -453,6 +475,7 @@ class _Builder:
             self.complete(existing, child_spec, child_path, depth + 1)
         prefix = f"{path}." if path else ""
         for pname, requires_grad in spec.get("parameters", {}).items():
+            self._check_name(pname, path)
             if module._parameters.get(pname) is None and f"{prefix}{pname}" in self.weights:
                 from brickwork.nn.parameter import Parameter  # noqa: PLC0415
 
@@ -464,20 +487,34 @@ class _Builder:
                 except (KeyError, TypeError, RuntimeError) as exc:
                     raise self.fail(path, f"cannot register parameter {pname!r}: {exc}") from None
         for bname in spec.get("buffers", []):
-            if type(bname) is not str:
-                raise self.fail(path, "buffer names must be strings")
+            self._check_name(bname, path)
             if module._buffers.get(bname) is None and f"{prefix}{bname}" in self.weights:
                 try:
                     module.register_buffer(bname, self.weights[f"{prefix}{bname}"].detach())
                 except (KeyError, TypeError) as exc:
                     raise self.fail(path, f"cannot register buffer {bname!r}: {exc}") from None
 
+    def _check_name(self, name: Any, path: str) -> None:
+        if type(name) is not str or not name or "." in name:
+            raise self.fail(path, f"invalid member name {name!r:.100} (a non-empty string without '.')")
+
+    def _attach(self, parent: Any, name: str, child: Any, path: str) -> None:
+        """Register ``child``; a constructor may have left the name as a plain ``None`` attribute
+        (``self.norm = norm`` with ``norm=None``), which assigning a Module replaces."""
+        try:
+            if parent.__dict__.get(name, False) is None:
+                setattr(parent, name, child)
+            else:
+                parent.add_module(name, child)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self.fail(path, f"cannot add this child: {exc}") from None
+
     def link_shared(self) -> None:
         for parent, child_name, target in self.links:
             shared = self.built.get(target)
             if shared is None:
                 raise self.fail(child_name, f"'same_as' names {target!r:.200}, which is not a module")
-            parent.add_module(child_name, shared)
+            self._attach(parent, child_name, shared, child_name)
 
 
 def _tie(model: Any, ties: Any, where: str) -> None:
@@ -530,7 +567,6 @@ def load_model(f: PathOrFile, map_location: Any = None, *, device: Any = None) -
     weights = arrays_to_objects(header, arrays, _backend.CPU, where)
     if type(weights) is not dict:
         raise FileFormatError(f"{where}: the weights of a model file must be a dict of tensors")
-    _scan_builtins()
     builder = _Builder(weights, where)
     model = builder.build(description["spec"], "")
     builder.link_shared()
