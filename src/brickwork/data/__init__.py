@@ -16,6 +16,7 @@ from brickwork.data.dataset import (
     TensorDataset,
     random_split,
 )
+from brickwork.data.distributed import DistributedSampler as DistributedSampler  # issue 8
 from brickwork.data.sampler import (
     BatchSampler,
     RandomSampler,

@@ -10,6 +10,7 @@ this folder for how laziness and parameter identity work.
 from __future__ import annotations
 
 from brickwork.nn import functional, init
+from brickwork.nn import parallel as parallel  # DistributedDataParallel (issue 8)
 from brickwork.nn import utils as utils  # clip_grad_norm_, parameters_to_vector (issue 5)
 from brickwork.nn._catalogue import *  # noqa: F403
 from brickwork.nn._catalogue import __all__ as _catalogue_all

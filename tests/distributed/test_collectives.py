@@ -1,0 +1,131 @@
+"""Process groups and collectives: on 2 and 4 MPI processes, and the errors in one process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import brickwork as bw
+import brickwork.distributed as dist
+from brickwork import nn
+from brickwork.distributed import ReduceOp
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_collectives_on_several_processes(run_mpi, n):
+    out = run_mpi(n, "collectives_worker.py").stdout
+    for rank in range(n):
+        assert f"ok collectives rank {rank} of {n}" in out
+
+
+def test_using_collectives_before_init_says_what_to_do():
+    assert not dist.is_initialized()
+    for call in (dist.get_rank, dist.get_world_size, dist.barrier, lambda: dist.all_reduce(bw.ones(1))):
+        with pytest.raises(dist.DistributedError, match=r"not initialised.*init_process_group\('mpi'\)"):
+            call()
+
+
+def test_unknown_backend_and_init_method():
+    with pytest.raises(ValueError, match="unknown backend 'gloo'; brickwork supports 'mpi' and 'nccl'"):
+        dist.init_process_group("gloo")
+    with pytest.raises(ValueError, match="init_method 'tcp://h:1' is not supported.*mpiexec"):
+        dist.init_process_group("mpi", init_method="tcp://h:1")
+    assert not dist.is_initialized()
+
+
+def test_world_size_that_disagrees_with_the_launcher(mpi4py_module):
+    with pytest.raises(dist.DistributedError, match="world_size=2 was given but the launcher started 1"):
+        dist.init_process_group("mpi", world_size=2, rank=0)
+    assert not dist.is_initialized()
+
+
+def test_init_twice_and_destroy(world):
+    assert dist.is_initialized() and dist.get_backend() == "mpi"
+    assert (dist.get_rank(), dist.get_world_size(), dist.get_node_local_rank()) == (0, 1, 0)
+    with pytest.raises(dist.DistributedError, match="twice"):
+        dist.init_process_group("mpi")
+    dist.destroy_process_group()
+    assert not dist.is_initialized()
+    dist.init_process_group()  # again, after destroy; the default backend is mpi
+    assert dist.get_backend() == "mpi"
+
+
+@pytest.mark.skipif(bw.cuda.device_count() > 0, reason="checks the error on a machine without CUDA")
+def test_nccl_without_a_gpu_says_so():
+    with pytest.raises(RuntimeError, match="NCCL requested but no CUDA GPU is available.*backend='mpi'"):
+        dist.init_process_group("nccl")
+    assert not dist.is_initialized()
+
+
+@pytest.mark.parametrize("dtype", [bw.float32, bw.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3)])
+def test_one_rank_reductions_are_the_identity(world, dtype, shape):
+    base = bw.randn(shape, dtype=dtype)
+    for op in ReduceOp:
+        t = base.clone()
+        version = t._version[0]
+        assert dist.all_reduce(t, op=op) is None
+        np.testing.assert_array_equal(t.numpy(), base.numpy())
+        assert t.dtype == dtype and t._version[0] == version + 1  # changed in place, as far as autograd knows
+
+
+def test_one_rank_gather_scatter_broadcast(world):
+    out = [bw.zeros(2, 2)]
+    dist.all_gather(out, bw.ones(2, 2) * 3)
+    assert out[0].tolist() == [[3, 3], [3, 3]]
+    big = bw.zeros(1, 2)
+    dist.all_gather_into_tensor(big, bw.tensor([1.0, 2.0]))
+    assert big.tolist() == [[1, 2]]
+    res = bw.zeros(2)
+    dist.reduce_scatter(res, [bw.tensor([4.0, 5.0])], op=ReduceOp.AVG)
+    assert res.tolist() == [4, 5]
+    dist.reduce_scatter_tensor(res, bw.tensor([6.0, 7.0]))
+    assert res.tolist() == [6, 7]
+    t = bw.arange(3.0)
+    work = dist.broadcast(t, 0, async_op=True)
+    assert isinstance(work, dist.Work) and work.wait() and work.is_completed()
+    assert dist.barrier(async_op=True).wait()
+
+
+def test_collective_argument_errors(world):
+    with pytest.raises(TypeError, match="all_reduce: tensor must be a brickwork Tensor, got ndarray"):
+        dist.all_reduce(np.ones(2))
+    with pytest.raises(TypeError, match="ReduceOp.AVG needs a floating-point tensor, got int64"):
+        dist.all_reduce(bw.ones(2, dtype=bw.int64), op=ReduceOp.AVG)
+    with pytest.raises(TypeError, match="op must be a ReduceOp"):
+        dist.all_reduce(bw.ones(2), op="sum")
+    with pytest.raises(ValueError, match=r"broadcast: src must be a rank in 0..0, got 1"):
+        dist.broadcast(bw.ones(2), 1)
+    with pytest.raises(ValueError, match="tensor_list has 2 tensor.s. but the world size is 1"):
+        dist.all_gather([bw.ones(2), bw.ones(2)], bw.ones(2))
+    with pytest.raises(ValueError,
+                       match=r"tensor_list\[0\] is float32 \(3,\) on cpu but the tensor is float32 \(2,\)"):
+        dist.all_gather([bw.ones(3)], bw.ones(2))
+    with pytest.raises(ValueError,
+                       match=r"output_tensor is float32 \(3,\).*expected output_tensor of shape \(2,\)"):
+        dist.all_gather_into_tensor(bw.zeros(3), bw.ones(2))
+    with pytest.raises(ValueError, match="input_list has 0 tensor"):
+        dist.reduce_scatter(bw.zeros(2), [])
+    with pytest.raises(dist.DistributedError, match="pending .lazy. parameter"):
+        dist.broadcast(nn.Parameter.pending((None, 2)), 0)
+    with pytest.raises(dist.DistributedError, match="unknown process group"):
+        dist.all_reduce(bw.ones(1), group=object())
+
+
+def test_collectives_change_tensors_in_place_as_far_as_autograd_knows(world):
+    x = bw.ones(3, requires_grad=True)
+    y = x * 2
+    z = (y * y).sum()  # saves y for backward
+    dist.all_reduce(y)
+    assert y.grad_fn is not None  # not recorded: the collective is not an op of the graph
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_launcher_detection_without_a_launcher(monkeypatch):
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert dist.launched_by_mpi() is False
+    assert dist.init_from_launcher() is False and not dist.is_initialized()
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert dist.get_node_local_rank() == 3
