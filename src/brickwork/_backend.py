@@ -181,6 +181,13 @@ def is_array(obj: Any) -> bool:
     return _cupy is not None and isinstance(obj, _cupy.ndarray)
 
 
+def address(arr: Any) -> int:
+    """The address of an array's first element (NumPy or CuPy)."""
+    if isinstance(arr, np.ndarray):
+        return int(arr.__array_interface__["data"][0])
+    return int(arr.data.ptr)
+
+
 def transfer(arr: Any, dst: Device, non_blocking: bool = False) -> Any:
     """Copy ``arr`` to device ``dst`` (called only on explicit user requests)."""
     src = device_of_array(arr)

@@ -214,6 +214,8 @@ class Function:
                 vals.append(a._data)
                 if a.requires_grad:
                     record = True
+                    if a._base is not None:
+                        _refresh_view(a)
             else:
                 vals.append(a)
         if device is None:
@@ -242,6 +244,8 @@ class Function:
             src = args[0]
             t._version = src._version
             t._base = src if src._base is None else src._base
+            if record:
+                fn.view_version = t._version[0]
         else:
             t._version = [0]
         if record:
@@ -269,6 +273,31 @@ class Function:
 
 
 _NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _refresh_view(view: Any) -> None:
+    """Give a view whose base was modified in place since its history was recorded a new history.
+
+    ``a = h[0:2]; h.mul_(2)`` leaves ``a``'s recorded history (a slice of the old ``h``) stale:
+    its values changed with ``h``. As PyTorch does, the next op that uses ``a`` sees it as a view
+    of ``h``'s current history instead, so gradients stay right.
+    """
+    fn = view._grad_fn
+    recorded = None if fn is None else fn.__dict__.get("view_version")
+    if recorded is None or recorded == view._version[0]:
+        return
+    from brickwork.tensor import _view_indices, _ViewAt
+
+    base = view._base
+    index = _view_indices(view._data, base._data, view._device)
+    if index is None or not base.requires_grad:
+        return
+    prev = _mode.enabled
+    _mode.enabled = True
+    try:
+        view._grad_fn = _ViewAt.apply(base, index=index, view=view._data)._grad_fn
+    finally:
+        _mode.enabled = prev
 
 
 def _op_name(cls: type) -> str:
@@ -599,6 +628,8 @@ def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
         raise RuntimeError(f"{where}: got {len(grads)} gradients for {len(roots)} outputs")
     seeds = []
     for i, (t, g) in enumerate(zip(roots, grads)):
+        if t._base is not None and t.requires_grad:
+            _refresh_view(t)
         if not t.requires_grad:
             raise RuntimeError(
                 f"{where}: element {i} of the outputs does not require grad and has no grad_fn "

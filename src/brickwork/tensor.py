@@ -149,9 +149,7 @@ class Tensor:
         return bool(self._data.flags.c_contiguous)
 
     def data_ptr(self) -> int:
-        if self._device.type == "cpu":
-            return int(self._data.__array_interface__["data"][0])
-        return int(self._data.data.ptr)
+        return _backend.address(self._data)
 
     @property
     def grad_fn(self) -> Function | None:
@@ -503,10 +501,11 @@ class Tensor:
                 f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in bw.no_grad() (e.g. for initialisation) or use an out-of-place op"
             )
-        if graph and self._base is not None and self._base.requires_grad:
+        base = self._base
+        if graph and base is not None and base._grad_fn is None and base.requires_grad:
             raise RuntimeError(
-                f"{op}: in-place modification of a view of a tensor that requires grad is not "
-                "supported by brickwork's autograd; clone() the view first or use an out-of-place op"
+                f"{op}: a view of a leaf tensor that requires grad is being used in an in-place "
+                "operation; wrap it in bw.no_grad() (e.g. for initialisation) or use an out-of-place op"
             )
 
     def _inplace_from(self, cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
@@ -515,6 +514,8 @@ class Tensor:
         Outside the graph this is a plain write into the storage. Inside the
         graph the tensor's history is rewritten, as PyTorch does: its new
         grad_fn is the op's node, whose input is the tensor's previous history.
+        When the tensor is a view, its base's history is rewritten too (see
+        :class:`_CopySlices`).
         """
         graph = _mode.enabled and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -529,10 +530,103 @@ class Tensor:
         before.requires_grad = self.requires_grad
         before._grad_fn = self._grad_fn
         out = cls.apply(before, *args, **kwargs)
+        base = self._base
+        index = None if base is None else _view_indices(self._data, base._data, self._device)
         _write_into(self, out._data, name + "_")
-        self._grad_fn = out._grad_fn
+        if index is None:  # not a view (or no longer one): only this tensor's history changes
+            self._grad_fn = out._grad_fn
+            self.requires_grad = True
+            return self
+        old_base = _wrap(base._data, base._device)
+        old_base.requires_grad = base.requires_grad
+        old_base._grad_fn = base._grad_fn
+        new_base = _CopySlices.apply(old_base, out, index=index)
+        base._grad_fn = new_base._grad_fn
+        base.requires_grad = True
+        self._grad_fn = _ViewAt.apply(base, index=index, view=self._data)._grad_fn
         self.requires_grad = True
         return self
+
+
+class _CopySlices(Function):
+    """The base of a view after an in-place op on the view (PyTorch's CopySlices).
+
+    The write already happened in memory (the view shares it), so forward
+    returns the base's array. ``index`` holds, for each element of the view,
+    its flat (C-order) position in the base: backward sends those elements of
+    the gradient to ``values`` (the op's result) and the rest to the base's
+    previous history.
+    """
+
+    op_name = "inplace_on_view"
+
+    def forward(self, base: Any, values: Any, index: Any) -> Any:
+        self.index, self.values_shape = index, values.shape
+        return base
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need_base, need_values = self.needs_input_grad
+        flat = g.reshape(-1)
+        g_values = flat[self.index] if need_values else None
+        if g_values is not None and g_values.shape != self.values_shape:
+            from brickwork.ops._util import sum_to
+
+            g_values = sum_to(g_values, self.values_shape)
+        g_base = None
+        if need_base:
+            g_base = g.copy()  # C order, so reshape(-1) below is a view
+            g_base.reshape(-1)[self.index] = 0
+        return (g_base, g_values)
+
+
+class _ViewAt(Function):
+    """A view's history after an in-place op on it or its base: its elements of the (new) base."""
+
+    op_name = "view"
+    is_view = True
+
+    def forward(self, base: Any, index: Any, view: Any) -> Any:
+        self.index, self.base_shape = index, base.shape
+        return view
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        out = self.xp.zeros(self.base_shape, dtype=g.dtype)
+        out.reshape(-1)[self.index.reshape(-1)] = g.reshape(-1)
+        return (out,)
+
+
+def _view_indices(view: Any, base: Any, device: _backend.Device) -> Any:
+    """For each element of ``view``, its flat C-order index in ``base``; None if ``view`` is not a
+    window on ``base``'s memory (a reshape that had to copy, or a base whose storage was replaced).
+
+    Byte positions come from the two arrays' addresses and strides, and are decomposed along the
+    base's strides, largest first; the decomposition is checked (in range, nothing left over).
+    """
+    if view.dtype != base.dtype:
+        return None
+    xp = device.xp
+    pos = xp.full(view.shape, _backend.address(view) - _backend.address(base), dtype=np.int64)
+    for axis, (n, stride) in enumerate(zip(view.shape, view.strides)):
+        shape = [1] * view.ndim
+        shape[axis] = n
+        pos = pos + (xp.arange(n, dtype=np.int64) * stride).reshape(shape)
+    axes = [a for a in sorted(range(base.ndim), key=lambda a: -base.strides[a]) if base.shape[a] > 1]
+    if any(base.strides[a] <= 0 for a in axes):
+        return None
+    c_strides = [1] * base.ndim  # element strides of a C-order array of the base's shape
+    for a in range(base.ndim - 2, -1, -1):
+        c_strides[a] = c_strides[a + 1] * base.shape[a + 1]
+    flat = xp.zeros(view.shape, dtype=np.int64)
+    bad = pos < 0
+    for a in axes:
+        i = pos // base.strides[a]
+        pos = pos - i * base.strides[a]
+        bad |= i >= base.shape[a]
+        flat = flat + i * c_strides[a]
+    bad |= pos != 0
+    if view.size and bool(bad.any()):
+        return None
+    return flat
 
 
 def _write_into(t: Tensor, arr: Any, op: str) -> None:

@@ -218,3 +218,112 @@ def test_inplace_on_view_writes_through(device):
     x[:, 1].mul_(0).add_(5)
     x.T[2].fill_(-1)
     assert x.tolist() == [[1.0, 5.0, -1.0], [0.0, 5.0, -1.0]]
+
+
+VIEW_INPLACE = {
+    "slice_mul": lambda y, z: y[0:2].mul_(2),
+    "slice_add_graph_value": lambda y, z: y[1].add_(z[0] * z[1]),
+    "iadd_through_index": lambda y, z: y.__setitem__(slice(1, None), y[1:] + 0) or _iadd_index(y, z),
+    "transposed_row": lambda y, z: y.T[1].add_(z[:, 0]),
+    "view_of_view": lambda y, z: y[1:][:, ::2].mul_(z[:2, :2]),
+    "flat_view_zero": lambda y, z: y.view(-1)[::2].zero_(),
+    "setitem_on_view": lambda y, z: y[0].__setitem__(1, z[2, 2]),
+    "reshape_that_copies": lambda y, z: y.T.reshape(-1).add_(5),
+    "unsqueeze_clamp": lambda y, z: y.unsqueeze(0).clamp_(-0.5, 0.5),
+    "permuted_copy_": lambda y, z: y.permute(1, 0)[0].copy_(z[0]),
+}
+
+
+def _iadd_index(y, z):
+    y[1:, 0] += z[:2, 1]  # tmp = y[1:, 0]; tmp += ...; y[1:, 0] = tmp
+    y[0] *= 3
+
+
+@pytest.mark.parametrize("name", list(VIEW_INPLACE))
+def test_inplace_on_views_inside_graph_matches_torch(name, device):
+    fn = VIEW_INPLACE[name]
+
+    def run(x, z):
+        y = x * 1  # a non-leaf base
+        fn(y, z)
+        return y * y
+
+    check_op(run, run, [_data(3, 3), _data(3, 3)], device)
+
+
+def test_inplace_on_view_of_plain_base_joins_the_graph(device):
+    def run(w):
+        b = w.new_zeros(3, 2)
+        b[0:2, 1].add_(w * 3)
+        return b.sum(0) * b.sum(1).sum()
+
+    check_op(run, run, [_data(2)], device)
+
+
+def test_inplace_on_view_of_transposed_op_output(device):
+    # the base is the output of an op on a transposed input (not C-contiguous)
+    def run(x):
+        h = x.T * 2
+        h[0].mul_(3)
+        return h.exp()
+
+    check_op(run, run, [_data(3, 2)], device)
+
+
+def test_inplace_on_view_of_leaf_requiring_grad_raises(device):
+    w = bw.ones(3, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        w[0].add_(1)
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        w[:2] += 1
+    with bw.no_grad():
+        w[0].add_(1)
+    assert w.tolist() == [2.0, 1.0, 1.0]
+
+
+def test_random_fill_of_graph_tensor_cuts_the_gradient(device):
+    x = bw.ones(3, device=device, requires_grad=True)
+    y = x * 2
+    y.uniform_()
+    (y * 1).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    z = x * 2
+    z[1:].normal_()
+    z.sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 0.0]
+
+
+def test_element_views_write_through(device):
+    x = bw.zeros(3, device=device)
+    x[1].add_(5)
+    x[-1].fill_(2)
+    e = x[0]
+    e += 1
+    assert x.tolist() == [1.0, 5.0, 2.0]
+    m = bw.zeros(2, 2, device=device)
+    m[1, 0].sub_(3)
+    a, b = m.unbind(0)
+    b[1].fill_(4)
+    assert m.tolist() == [[0.0, 0.0], [-3.0, 4.0]]
+
+
+STALE_VIEWS = {
+    "base_modified": lambda h, z: (h[0:2], h.mul_(2))[0],
+    "overlapping_view_modified": lambda h, z: (h[1:], h[0:2].mul_(z[0]))[0],
+    "transposed_then_base_add": lambda h, z: (h.T, h.add_(z))[0],
+    "view_of_view_base_setitem": lambda h, z: (h[1:][:, 1], h.__setitem__((2, 1), z[0, 0]))[0],
+}
+
+
+@pytest.mark.parametrize("name", list(STALE_VIEWS))
+def test_views_taken_before_an_inplace_op_see_the_new_history(name, device):
+    # a view taken before its base (or an overlapping view) is modified in place must give
+    # PyTorch's gradients when used afterwards
+    fn = STALE_VIEWS[name]
+
+    def run(x, z):
+        h = x * 1
+        view = fn(h, z)
+        return view * view
+
+    check_op(run, run, [_data(3, 3), _data(3, 3)], device)

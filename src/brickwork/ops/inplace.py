@@ -201,7 +201,13 @@ def fill_(self: Tensor, value: Any) -> Tensor:
 
 
 def _random_fill(self: Tensor, arr: Any, op: str) -> Tensor:
-    self._check_inplace(_mode.enabled and self.requires_grad, op)
+    graph = _mode.enabled and self.requires_grad
+    self._check_inplace(graph, op)
+    if graph:
+        # a non-leaf in the graph: the new values no longer depend on its past (zero gradient)
+        from brickwork.autograd import _wrap
+
+        return copy_(self, _wrap(arr.astype(self._data.dtype, copy=False), self._device))
     self._data[...] = arr
     self._version[0] += 1
     return self

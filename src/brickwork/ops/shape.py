@@ -54,7 +54,11 @@ class GetItem(Function):
 
     is_view = True
 
-    def forward(self, x: Any, index: Any) -> Any:
+    def forward(self, x: Any, index: tuple) -> Any:
+        if not any(i is Ellipsis for i in index):
+            # with an Ellipsis, NumPy returns a 0-d view for x[0] on a vector (not a copied scalar),
+            # so that x[0].add_(1) writes into x, as in PyTorch
+            index = index + (Ellipsis,)
         self.index, self.shape, self.dtype = index, x.shape, x.dtype
         return x[index]
 
