@@ -339,3 +339,15 @@ def test_member_names_from_the_file_are_checked(tmp_path):
     _rewrite_architecture(path, lambda d: d["spec"].update(children={"a.b": d["spec"]["children"]["0"]}))
     with pytest.raises(FileFormatError, match="invalid member name 'a.b'"):
         bw.load_model(path)
+
+
+def test_get_config_errors_name_the_module(tmp_path):
+    @bw.serializable
+    class Refuses(nn.Module):
+        def get_config(self):
+            raise TypeError("holds a custom callable")
+
+    path = tmp_path / "r.safetensors"
+    with pytest.raises(TypeError, match=r"bw.save_model: 1 \(Refuses\): holds a custom callable"):
+        bw.save_model(nn.Sequential(Dense(1, 1), Refuses()), path)
+    assert not path.exists()

@@ -278,7 +278,10 @@ def _config_of(module: Any, path: str) -> tuple[list[Any], dict[str, Any]]:
         return record[1], record[2]
     get_config = getattr(module, "get_config", None)
     if get_config is not None:
-        config = get_config()
+        try:
+            config = get_config()
+        except (TypeError, ValueError) as exc:  # e.g. a layer holding a callable, which is code
+            raise type(exc)(f"bw.save_model: {label}: {exc}; nothing was written") from exc
         if not isinstance(config, dict):
             raise TypeError(f"bw.save_model: {label}.get_config() returned a {type(config).__name__}, "
                             "expected a dict of constructor keyword arguments; nothing was written")
