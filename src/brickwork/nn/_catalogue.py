@@ -1,5 +1,36 @@
-"""Re-exports of the layer catalogue (linear, conv, pooling, norm, ...)."""
+"""Re-exports of the layer catalogue (linear, conv, pooling, norm, ...).
+
+``brickwork.nn`` star-imports this module; every name in ``__all__`` is a
+layer class (or a ``Lazy*`` constructor function building one).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from brickwork.nn import activation as _activation
+from brickwork.nn import conv as _conv
+from brickwork.nn import dropout as _dropout
+from brickwork.nn import embedding as _embedding
+from brickwork.nn import flatten as _flatten
+from brickwork.nn import linear as _linear
+from brickwork.nn import loss as _loss
+from brickwork.nn import norm as _norm
+from brickwork.nn import pooling as _pooling
+from brickwork.nn import rnn as _rnn
+from brickwork.nn import transformer as _transformer
+from brickwork.nn.activation import *  # noqa: F403
+from brickwork.nn.conv import *  # noqa: F403
+from brickwork.nn.dropout import *  # noqa: F403
+from brickwork.nn.embedding import *  # noqa: F403
+from brickwork.nn.flatten import *  # noqa: F403
+from brickwork.nn.linear import *  # noqa: F403
+from brickwork.nn.loss import *  # noqa: F403
+from brickwork.nn.norm import *  # noqa: F403
+from brickwork.nn.pooling import *  # noqa: F403
+from brickwork.nn.rnn import *  # noqa: F403
+from brickwork.nn.transformer import *  # noqa: F403
+
+__all__: list[str] = [
+    *_linear.__all__, *_flatten.__all__, *_conv.__all__, *_pooling.__all__, *_norm.__all__,
+    *_activation.__all__, *_dropout.__all__, *_embedding.__all__, *_loss.__all__, *_rnn.__all__,
+    *_transformer.__all__,
+]

@@ -1,0 +1,435 @@
+"""Convolution kernels: conv1d/conv2d and their transposes, by im2col + one GEMM.
+
+Layout (see shared/PERF-NOTES.md): the column matrix is ``(C·kh·kw, B·Ho·Wo)``,
+filled with one contiguous block copy per kernel offset ``(i, j)``, and feeds
+one large GEMM ``W(O, C·kh·kw) @ cols``. The GEMM's result is channel-major
+``(O, B, Ho, Wo)`` memory; the op returns it as an NCHW *view* (a transpose,
+no copy), and the next im2col, batch norm or elementwise op reads it as it is.
+The input gradient (col2im) is computed only when the input requires grad.
+
+One-dimensional convolutions run through the same code with a height of 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brickwork.autograd import Function
+from brickwork.tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "conv_output_size"]
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ---------------------------------------------------------------------------
+# array helpers (shared with the transposed convolution)
+
+
+def im2col(xp: Any, x_cm: Any, kernel: tuple[int, int], stride: tuple[int, int],
+           dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """Columns ``(C, kh, kw, B, Ho, Wo)`` of a channel-major input ``(C, B, H, W)``.
+
+    Row ``(c, i, j)`` holds, for every output pixel, the input value under
+    kernel offset ``(i, j)``: one strided block copy per offset.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    c, b = x_cm.shape[:2]
+    cols = xp.empty((c, kh, kw, b, ho, wo), dtype=x_cm.dtype)
+    for i in range(kh):
+        top = i * dh
+        rows = slice(top, top + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            left = j * dw
+            cols[:, i, j] = x_cm[:, :, rows, left:left + sw * (wo - 1) + 1:sw]
+    return cols
+
+
+def col2im(xp: Any, cols: Any, full_hw: tuple[int, int], stride: tuple[int, int],
+           dilation: tuple[int, int]) -> Any:
+    """Adjoint of :func:`im2col`: scatter-add columns back into ``(C, B, H, W)``."""
+    c, kh, kw, b, ho, wo = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    out = xp.zeros((c, b) + tuple(full_hw), dtype=cols.dtype)
+    for i in range(kh):
+        top = i * dh
+        rows = slice(top, top + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            left = j * dw
+            out[:, :, rows, left:left + sw * (wo - 1) + 1:sw] += cols[:, i, j]
+    return out
+
+
+def _channel_major(x: Any) -> Any:
+    """``(B, C, H, W) -> (C, B, H, W)``: a free view when x is already channel-major."""
+    return x.transpose(1, 0, 2, 3)
+
+
+def _pad_cm(xp: Any, x_cm: Any, pads: Pads) -> Any:
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x_cm
+    c, b, h, w = x_cm.shape
+    out = xp.zeros((c, b, h + pt + pb, w + pl + pr), dtype=x_cm.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x_cm
+    return out
+
+
+def _gemm(xp: Any, a: Any, b: Any) -> Any:
+    """``a @ b`` for stacks of groups ``(g, m, k) @ (g, k, n)``, one BLAS call when g == 1."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return xp.matmul(a, b)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
+    """Output length of a convolution/pooling window sweep (floor mode)."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# ---------------------------------------------------------------------------
+# primitives
+
+
+class Conv2d(Function):
+    """``out[b, o] = sum_c W[o, c] ⋆ x[b, c] + bias[o]`` for 3-D (1-d conv) and 4-D inputs."""
+
+    op_name = "conv2d"
+    saved_inputs = (1,)
+
+    def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
+                pads: Pads, dilation: tuple[int, int], groups: int) -> Any:
+        xp = self.xp
+        self.one_d = x.ndim == 3
+        if self.one_d:
+            x, weight = x[:, :, None, :], weight[:, :, None, :]
+        bsz, c, h, w = x.shape
+        o, cg, kh, kw = weight.shape
+        (pt, pb), (pl, pr) = pads
+        ho = conv_output_size(h, kh, stride[0], pt + pb, dilation[0])
+        wo = conv_output_size(w, kw, stride[1], pl + pr, dilation[1])
+        need_x, need_w = self.needs_input_grad[:2]
+        self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
+        x_cm = _pad_cm(xp, _channel_major(x), pads)
+        n = bsz * ho * wo
+        if (kh, kw) == (1, 1) and stride == (1, 1):
+            cols = x_cm[:, :, :ho, :wo]
+        else:
+            cols = im2col(xp, x_cm, (kh, kw), stride, dilation, (ho, wo))
+        cols = cols.reshape(groups, cg * kh * kw, n)
+        w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+        out = _gemm(xp, w2, cols).reshape(o, n)
+        if bias is not None:
+            out += bias[:, None]
+        self.has_bias = bias is not None
+        self.cols = cols if need_w else None
+        self.w2 = w2 if need_x else None
+        out = out.reshape(o, bsz, ho, wo).transpose(1, 0, 2, 3)
+        return out[:, :, 0, :] if self.one_d else out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        need_x, need_w, *need_b = self.needs_input_grad
+        x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
+        if self.one_d:
+            g = g[:, :, None, :]
+        o = g.shape[1]
+        g_cm = _channel_major(g).reshape(groups, o // groups, -1)
+        gx = gw = gb = None
+        if need_b and need_b[0]:
+            gb = g_cm.reshape(o, -1).sum(axis=1)
+        if need_w:
+            gw = _gemm(xp, g_cm, self.cols.transpose(0, 2, 1))
+            gw = gw.reshape(o, -1, *kernel)
+            if self.one_d:
+                gw = gw[:, :, 0, :]
+        if need_x:
+            bsz, c, h, w = x_shape
+            gcols = _gemm(xp, self.w2.transpose(0, 2, 1), g_cm)
+            (pt, pb), (pl, pr) = pads
+            full = (h + pt + pb, w + pl + pr)
+            if kernel == (1, 1) and stride == (1, 1):  # the columns were the input itself
+                gx_cm = gcols.reshape(c, bsz, ho, wo)
+            else:
+                gcols = gcols.reshape(c, kernel[0], kernel[1], bsz, ho, wo)
+                gx_cm = col2im(xp, gcols, full, stride, dilation)
+            gx = gx_cm[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+            if self.one_d:
+                gx = gx[:, :, 0, :]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of :class:`Conv2d` with respect to its input (a "deconvolution")."""
+
+    op_name = "conv_transpose2d"
+    saved_inputs = (1,)
+
+    def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
+                padding: tuple[int, int], output_padding: tuple[int, int],
+                dilation: tuple[int, int], groups: int) -> Any:
+        xp = self.xp
+        self.one_d = x.ndim == 3
+        if self.one_d:
+            x, weight = x[:, :, None, :], weight[:, :, None, :]
+        bsz, c, h, w = x.shape
+        _, og, kh, kw = weight.shape
+        o = og * groups
+        full = tuple(
+            (size - 1) * s + d * (k - 1) + 1 + op
+            for size, s, d, k, op in zip((h, w), stride, dilation, (kh, kw), output_padding)
+        )
+        out_hw = (full[0] - 2 * padding[0], full[1] - 2 * padding[1])
+        need_x, need_w = self.needs_input_grad[:2]
+        x_cm = _channel_major(x).reshape(groups, c // groups, bsz * h * w)
+        w2 = weight.reshape(groups, c // groups, og * kh * kw)
+        cols = _gemm(xp, w2.transpose(0, 2, 1), x_cm).reshape(o, kh, kw, bsz, h, w)
+        out_full = col2im(xp, cols, full, stride, dilation)
+        ph, pw = padding
+        out = out_full[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]]
+        if bias is not None:
+            out += bias[:, None, None, None]
+        self.has_bias = bias is not None
+        self.geometry = ((kh, kw), stride, padding, dilation, groups, (h, w), full)
+        self.x_cm = x_cm if need_w else None
+        self.w2 = w2 if need_x else None
+        out = out.transpose(1, 0, 2, 3)
+        return out[:, :, 0, :] if self.one_d else out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = self.xp
+        need_x, need_w, *need_b = self.needs_input_grad
+        kernel, stride, padding, dilation, groups, (h, w), full = self.geometry
+        if self.one_d:
+            g = g[:, :, None, :]
+        bsz, o, ho, wo = g.shape
+        g_cm = _channel_major(g)
+        gx = gw = gb = None
+        if need_b and need_b[0]:
+            gb = g_cm.sum(axis=(1, 2, 3))
+        if need_x or need_w:
+            ph, pw = padding
+            pads = ((ph, full[0] - ho - ph), (pw, full[1] - wo - pw))
+            g_full = _pad_cm(xp, g_cm, pads)
+            gcols = im2col(xp, g_full, kernel, stride, dilation, (h, w))
+            gcols = gcols.reshape(groups, o // groups * kernel[0] * kernel[1], bsz * h * w)
+            if need_x:
+                gx = _gemm(xp, self.w2, gcols)
+                gx = gx.reshape(-1, bsz, h, w).transpose(1, 0, 2, 3)
+                if self.one_d:
+                    gx = gx[:, :, 0, :]
+            if need_w:
+                gw = _gemm(xp, self.x_cm, gcols.transpose(0, 2, 1))
+                gw = gw.reshape(-1, o // groups, *kernel)
+                if self.one_d:
+                    gw = gw[:, :, 0, :]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+# ---------------------------------------------------------------------------
+# argument handling
+
+
+def _tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _check_conv_inputs(op: str, input: Tensor, weight: Tensor, bias: Tensor | None,
+                       spatial: int, in_channels_axis: int, groups: int) -> bool:
+    """Validate ranks, channels and dtypes; returns True for an unbatched input."""
+    nd = input._data.ndim
+    if weight._data.ndim != spatial + 2:
+        raise RuntimeError(
+            f"{op}: expected a {spatial + 2}-D weight, got weight of shape {tuple(weight.shape)}"
+        )
+    if nd not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got input of shape {tuple(input.shape)}"
+        )
+    if groups < 1:
+        raise RuntimeError(f"{op}: groups must be a positive integer, got {groups}")
+    unbatched = nd == spatial + 1
+    channels = input._data.shape[0 if unbatched else 1]
+    if in_channels_axis == 1:  # conv: weight (O, C/g, k...)
+        expected = weight._data.shape[1] * groups
+        if weight._data.shape[0] % groups:
+            raise RuntimeError(
+                f"{op}: out_channels {weight._data.shape[0]} is not divisible by groups={groups}"
+            )
+    else:  # transposed conv: weight (C, O/g, k...)
+        expected = weight._data.shape[0]
+        if expected % groups:
+            raise RuntimeError(f"{op}: in_channels {expected} is not divisible by groups={groups}")
+    if channels != expected:
+        raise RuntimeError(
+            f"{op}: weight of shape {tuple(weight.shape)} (groups={groups}) expects input with "
+            f"{expected} channels, but got input of shape {tuple(input.shape)} with {channels} "
+            "channels"
+        )
+    if input._data.dtype != weight._data.dtype or (
+        bias is not None and bias._data.dtype != weight._data.dtype
+    ):
+        found = f"input {input.dtype}, weight {weight.dtype}"
+        if bias is not None:
+            found += f", bias {bias.dtype}"
+        raise RuntimeError(f"{op}: input and parameters must have the same dtype, got {found}")
+    if bias is not None:
+        out_ch = weight._data.shape[0] if in_channels_axis == 1 else weight._data.shape[1] * groups
+        if tuple(bias._data.shape) != (out_ch,):
+            raise RuntimeError(
+                f"{op}: expected bias of shape ({out_ch},), got {tuple(bias.shape)}"
+            )
+    return unbatched
+
+
+def _resolve_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+                     dilation: tuple[int, ...], op: str) -> tuple[tuple[int, int], ...]:
+    """``(lo, hi)`` per spatial dim; ``'same'`` may be asymmetric, as in PyTorch."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"{op}: invalid padding string {padding!r}, expected 'same' or 'valid'")
+    p = _tuple(padding, n, "padding", op)
+    if any(v < 0 for v in p):
+        raise RuntimeError(f"{op}: negative padding is not supported, got {p}")
+    return tuple((v, v) for v in p)
+
+
+def _conv(op: str, spatial: int, input: Tensor, weight: Tensor, bias: Tensor | None,
+          stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
+    unbatched = _check_conv_inputs(op, input, weight, bias, spatial, 1, groups)
+    kernel = tuple(weight._data.shape[2:])
+    stride = _tuple(stride, spatial, "stride", op)
+    dilation = _tuple(dilation, spatial, "dilation", op)
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise RuntimeError(f"{op}: stride and dilation must be positive, got {stride}, {dilation}")
+    pads = _resolve_padding(padding, kernel, stride, dilation, op)
+    x = input.unsqueeze(0) if unbatched else input
+    in_sizes = x._data.shape[2:]
+    for size, k, (lo, hi), d in zip(in_sizes, kernel, pads, dilation):
+        if size + lo + hi < d * (k - 1) + 1:
+            raise RuntimeError(
+                f"{op}: input of shape {tuple(input.shape)} (padded spatial size {size + lo + hi}) "
+                f"is smaller than the kernel (effective size {d * (k - 1) + 1})"
+            )
+    if spatial == 1:
+        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    args = (x, weight) if bias is None else (x, weight, bias)
+    out = Conv2d.apply(*args, stride=stride, pads=pads, dilation=dilation, groups=int(groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation) over ``(B, C, L)`` or ``(C, L)`` inputs.
+
+    ``weight`` is ``(out_channels, in_channels // groups, k)``; ``padding`` is an
+    int, a 1-tuple, ``'valid'`` or ``'same'``.
+
+    >>> import brickwork as bw
+    >>> x = bw.ones(1, 1, 5)
+    >>> conv1d(x, bw.ones(1, 1, 3), padding=1)
+    tensor([[[2., 3., 3., 3., 2.]]])
+    """
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) over ``(B, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    ``weight`` is ``(out_channels, in_channels // groups, kh, kw)``; ``padding``
+    is an int, a pair, ``'valid'`` or ``'same'`` (asymmetric for even kernels,
+    as in PyTorch). The result is an NCHW view of channel-major memory.
+
+    >>> import brickwork as bw
+    >>> x = bw.arange(16.0).reshape(1, 1, 4, 4)
+    >>> conv2d(x, bw.ones(1, 1, 2, 2), stride=2)
+    tensor([[[[10., 18.],
+              [42., 50.]]]])
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(op: str, spatial: int, input: Tensor, weight: Tensor, bias: Tensor | None,
+                    stride: Any, padding: Any, output_padding: Any, groups: int,
+                    dilation: Any) -> Tensor:
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+    unbatched = _check_conv_inputs(op, input, weight, bias, spatial, 0, groups)
+    stride = _tuple(stride, spatial, "stride", op)
+    padding = _tuple(padding, spatial, "padding", op)
+    output_padding = _tuple(output_padding, spatial, "output_padding", op)
+    dilation = _tuple(dilation, spatial, "dilation", op)
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation) or any(p < 0 for p in padding):
+        raise RuntimeError(
+            f"{op}: stride and dilation must be positive and padding non-negative, got "
+            f"stride={stride}, padding={padding}, dilation={dilation}"
+        )
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if not (0 <= op_ < max(s, d)):
+            raise RuntimeError(
+                f"{op}: output_padding {output_padding} must be smaller than either stride "
+                f"{stride} or dilation {dilation}"
+            )
+    kernel = tuple(weight._data.shape[2:])
+    x = input.unsqueeze(0) if unbatched else input
+    for size, k, s, d, p, op_ in zip(x._data.shape[2:], kernel, stride, dilation, padding,
+                                     output_padding):
+        if (size - 1) * s + d * (k - 1) + 1 + op_ - 2 * p <= 0:
+            raise RuntimeError(
+                f"{op}: padding {padding} is too large for input of shape {tuple(input.shape)} "
+                f"and kernel {kernel}: the output would be empty"
+            )
+    if spatial == 1:
+        stride, dilation = (1,) + stride, (1,) + dilation
+        padding, output_padding = (0,) + padding, (0,) + output_padding
+    args = (x, weight) if bias is None else (x, weight, bias)
+    out = ConvTranspose2d.apply(*args, stride=stride, padding=padding,
+                                output_padding=output_padding, dilation=dilation,
+                                groups=int(groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution; ``weight`` is ``(in_channels, out_channels // groups, k)``.
+
+    >>> import brickwork as bw
+    >>> conv_transpose1d(bw.ones(1, 1, 2), bw.ones(1, 1, 2), stride=2)
+    tensor([[[1., 1., 1., 1.]]])
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution; ``weight`` is ``(in_channels, out_channels // groups, kh, kw)``.
+
+    Output size per dim: ``(in - 1)·stride - 2·padding + dilation·(k - 1) + output_padding + 1``.
+
+    >>> import brickwork as bw
+    >>> conv_transpose2d(bw.ones(1, 1, 2, 2), bw.ones(1, 1, 2, 2)).shape
+    brickwork.Size([1, 1, 3, 3])
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)

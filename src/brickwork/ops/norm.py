@@ -1,0 +1,323 @@
+"""Normalisation kernels with fused backward: batch norm, layer norm, group norm.
+
+Each op normalises ``x̂ = (x - mean) / sqrt(var + eps)`` over some axes and
+applies a per-feature affine map. The gradient of the normalisation is the
+one formula
+
+    dx = invstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ · x̂)),   ĝ = g · weight
+
+with the means over the normalised axes, computed in one node instead of the
+dozen a composite would record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brickwork.autograd import DeviceMismatchError, Function
+from brickwork.tensor import Tensor
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
+
+
+def _normalize_backward(xp: Any, gh: Any, xhat: Any, invstd: Any, axis: Any) -> Any:
+    """Input gradient of ``x̂`` given ``ĝ = dL/dx̂`` (means over ``axis``)."""
+    mean_g = gh.mean(axis=axis, keepdims=True)
+    mean_gx = (gh * xhat).mean(axis=axis, keepdims=True)
+    out = xhat * mean_gx
+    out += mean_g
+    xp.subtract(gh, out, out=out)
+    out *= invstd
+    return out
+
+
+def _split_params(params: tuple, has_weight: bool, has_bias: bool) -> tuple[Any, Any]:
+    """``(weight, bias)`` from the positional parameters after ``x`` (either may be absent)."""
+    weight = params[0] if has_weight else None
+    bias = params[int(has_weight)] if has_bias else None
+    return weight, bias
+
+
+def _param_grads(need: tuple, has_weight: bool, has_bias: bool, gw: Any, gb: Any) -> list:
+    grads = []
+    if has_weight:
+        grads.append(gw() if need[1] else None)
+    if has_bias:
+        grads.append(gb() if need[1 + int(has_weight)] else None)
+    return grads
+
+
+# ---------------------------------------------------------------------------
+# batch norm
+
+
+def _channel_rows(x: Any) -> Any:
+    """``(N, C, *S)`` as a ``(C, N·S)`` view when that needs no copy (channel-major memory)."""
+    moved = x.swapaxes(0, 1)
+    if moved.flags.c_contiguous:
+        return moved.reshape(x.shape[1], -1)
+    return None
+
+
+def _channel_mean(x: Any, axes: tuple[int, ...]) -> Any:
+    rows = _channel_rows(x)
+    return rows.mean(axis=1) if rows is not None else x.mean(axis=axes)
+
+
+class BatchNorm(Function):
+    """Per-channel normalisation of ``(N, C, *)`` with batch or running statistics.
+
+    With batch statistics the running buffers, if given, are updated in place
+    (with the unbiased variance), as PyTorch does.
+    """
+
+    op_name = "batch_norm"
+
+    def forward(self, x: Any, *params: Any, running_mean: Any, running_var: Any,
+                use_batch_stats: bool, momentum: float, eps: float, has_weight: bool,
+                has_bias: bool) -> Any:
+        xp = self.xp
+        weight, bias = _split_params(params, has_weight, has_bias)
+        c = x.shape[1]
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        axes = (0,) + tuple(range(2, x.ndim))
+        self.axes, self.shape, self.use_batch_stats = axes, shape, use_batch_stats
+        self.has_weight, self.has_bias, self.weight = has_weight, has_bias, weight
+        if use_batch_stats:
+            mean = _channel_mean(x, axes)
+            centered = x - mean.reshape(shape)
+            var = _channel_mean(centered * centered, axes)
+            invstd = 1.0 / xp.sqrt(var + eps)
+            n = x.size // c
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+            if running_var is not None:
+                running_var *= 1 - momentum
+                unbiased = var * (n / max(n - 1, 1))
+                running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+            xhat = centered
+            xhat *= invstd.reshape(shape)
+        else:
+            invstd = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
+            xhat = x - running_mean.astype(x.dtype, copy=False).reshape(shape)
+            xhat *= invstd.reshape(shape)
+        self.invstd, self.xhat = invstd, xhat
+        if weight is None and bias is None:  # never hand out the array backward reads
+            return xhat.copy() if self.needs_input_grad[0] else xhat
+        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias.reshape(shape)
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        need = self.needs_input_grad
+        shape, axes = self.shape, self.axes
+        gx = None
+        if need[0]:
+            gh = g * self.weight.reshape(shape) if self.has_weight else g
+            scale = self.invstd.reshape(shape)
+            if self.use_batch_stats:
+                gx = _normalize_backward(self.xp, gh, self.xhat, scale, axes)
+            else:
+                gx = gh * scale
+        return (gx, *_param_grads(need, self.has_weight, self.has_bias,
+                                  lambda: (g * self.xhat).sum(axis=axes),
+                                  lambda: g.sum(axis=axes)))
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over ``(N, C, *)`` (``torch.nn.functional.batch_norm``).
+
+    With ``training=True`` the batch's own statistics are used and the
+    running buffers, if given, are updated in place; otherwise the running
+    statistics normalise.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0], [3.0]])
+    >>> batch_norm(x, None, None, training=True)
+    tensor([[-1.0000],
+            [ 1.0000]])
+    """
+    nd = input._data.ndim
+    if nd < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got "
+                         f"shape {tuple(input.shape)}")
+    c = input._data.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and tuple(t._data.shape) != (c,):
+            raise RuntimeError(
+                f"batch_norm: {name} has shape {tuple(t.shape)} but the input {tuple(input.shape)} "
+                f"has {c} channels (expected ({c},))"
+            )
+    use_batch_stats = bool(training)
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError(
+            "batch_norm: running_mean and running_var must be given in evaluation mode "
+            "(training=False); pass training=True to normalise with the batch's statistics"
+        )
+    if use_batch_stats and input._data.size // max(c, 1) <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {tuple(input.shape)}"
+        )
+    stats = [t for t in (running_mean, running_var) if t is not None]
+    for t in stats:
+        if t._device is not input._device:
+            raise DeviceMismatchError("batch_norm (running statistics)", [input._device, t._device])
+    args = [a for a in (input, weight, bias) if a is not None]
+    out = BatchNorm.apply(
+        *args,
+        running_mean=running_mean._data if running_mean is not None else None,
+        running_var=running_var._data if running_var is not None else None,
+        use_batch_stats=use_batch_stats, momentum=float(momentum), eps=float(eps),
+        has_weight=weight is not None, has_bias=bias is not None,
+    )
+    if use_batch_stats:
+        for t in stats:
+            t._version[0] += 1
+    return out
+
+
+# ---------------------------------------------------------------------------
+# layer norm and group norm
+
+
+class LayerNorm(Function):
+    """Normalise over the trailing ``k`` dims; ``weight``/``bias`` have those dims' shape."""
+
+    op_name = "layer_norm"
+
+    def forward(self, x: Any, *params: Any, k: int, eps: float, has_weight: bool,
+                has_bias: bool) -> Any:
+        xp = self.xp
+        weight, bias = _split_params(params, has_weight, has_bias)
+        self.has_weight, self.has_bias = has_weight, has_bias
+        self.shape, self.param_shape = x.shape, x.shape[x.ndim - k:]
+        x2 = x.reshape(-1, int(np.prod(self.param_shape)))
+        xhat = x2 - x2.mean(axis=1, keepdims=True)
+        var = (xhat * xhat).mean(axis=1, keepdims=True)
+        var += eps
+        invstd = xp.sqrt(var, out=var)
+        xp.reciprocal(invstd, out=invstd)
+        xhat *= invstd
+        self.xhat, self.invstd = xhat, invstd
+        self.weight = weight.reshape(-1) if weight is not None else None
+        if weight is None and bias is None:
+            return (xhat.copy() if self.needs_input_grad[0] else xhat).reshape(x.shape)
+        out = xhat * self.weight if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias.reshape(-1)
+        return out.reshape(x.shape)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        g2 = g.reshape(self.xhat.shape)
+        gx = None
+        if self.needs_input_grad[0]:
+            gh = g2 * self.weight if self.weight is not None else g2
+            gx = _normalize_backward(self.xp, gh, self.xhat, self.invstd, 1).reshape(self.shape)
+        ps = self.param_shape
+        return (gx, *_param_grads(self.needs_input_grad, self.has_weight, self.has_bias,
+                                  lambda: (g2 * self.xhat).sum(axis=0).reshape(ps),
+                                  lambda: g2.sum(axis=0).reshape(ps)))
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift.
+
+    >>> import brickwork as bw
+    >>> layer_norm(bw.tensor([[1.0, 3.0]]), (2,))
+    tensor([[-1.0000,  1.0000]])
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or tuple(input._data.shape[input._data.ndim - k:]) != normalized_shape \
+            or input._data.ndim < k:
+        raise RuntimeError(
+            f"layer_norm: expected an input whose last dims are normalized_shape="
+            f"{list(normalized_shape)}, got input of shape {tuple(input.shape)}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t._data.shape) != normalized_shape:
+            raise RuntimeError(
+                f"layer_norm: {name} has shape {tuple(t.shape)}, expected {normalized_shape}"
+            )
+    args = [a for a in (input, weight, bias) if a is not None]
+    return LayerNorm.apply(*args, k=k, eps=float(eps), has_weight=weight is not None,
+                           has_bias=bias is not None)
+
+
+class GroupNorm(Function):
+    """Normalise ``(N, C, *)`` over groups of ``C // G`` channels; per-channel affine."""
+
+    op_name = "group_norm"
+
+    def forward(self, x: Any, *params: Any, groups: int, eps: float, has_weight: bool,
+                has_bias: bool) -> Any:
+        xp = self.xp
+        weight, bias = _split_params(params, has_weight, has_bias)
+        self.has_weight, self.has_bias = has_weight, has_bias
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, groups, -1)
+        mean = x3.mean(axis=2, keepdims=True)
+        xhat = x3 - mean
+        var = (xhat * xhat).mean(axis=2, keepdims=True)
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat *= invstd
+        self.xhat, self.invstd, self.shape, self.groups = xhat, invstd, x.shape, groups
+        self.weight = weight
+        per_channel = xhat.reshape(n, c, -1)
+        if weight is None and bias is None:
+            out = per_channel.copy() if self.needs_input_grad[0] else per_channel
+            return out.reshape(x.shape)
+        out = per_channel * weight[:, None] if weight is not None else per_channel.copy()
+        if bias is not None:
+            out += bias[:, None]
+        return out.reshape(x.shape)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        n, c = self.shape[:2]
+        g3 = g.reshape(n, c, -1)
+        gx = None
+        if self.needs_input_grad[0]:
+            gh = g3 * self.weight[:, None] if self.weight is not None else g3
+            gh = gh.reshape(self.xhat.shape)
+            gx = _normalize_backward(self.xp, gh, self.xhat, self.invstd, 2).reshape(self.shape)
+        return (gx, *_param_grads(self.needs_input_grad, self.has_weight, self.has_bias,
+                                  lambda: (g3 * self.xhat.reshape(n, c, -1)).sum(axis=(0, 2)),
+                                  lambda: g3.sum(axis=(0, 2))))
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation of ``(N, C, *)`` inputs (``C`` divisible by ``num_groups``).
+
+    >>> import brickwork as bw
+    >>> group_norm(bw.tensor([[1.0, 3.0]]), 1)
+    tensor([[-1.0000,  1.0000]])
+    """
+    if input._data.ndim < 2:
+        raise RuntimeError(f"group_norm: expected an input of at least 2 dims (N, C, ...), got "
+                           f"shape {tuple(input.shape)}")
+    c = input._data.shape[1]
+    if num_groups < 1 or c % num_groups:
+        raise RuntimeError(
+            f"group_norm: expected the number of channels ({c}) to be divisible by num_groups "
+            f"({num_groups}), got input of shape {tuple(input.shape)}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t._data.shape) != (c,):
+            raise RuntimeError(
+                f"group_norm: {name} has shape {tuple(t.shape)}, expected ({c},)"
+            )
+    args = [a for a in (input, weight, bias) if a is not None]
+    return GroupNorm.apply(*args, groups=int(num_groups), eps=float(eps),
+                           has_weight=weight is not None, has_bias=bias is not None)

@@ -1,0 +1,496 @@
+"""Pooling kernels: max/avg pooling (1-d and 2-d) and adaptive avg/max pooling.
+
+Windows are swept with strided slices, one per kernel offset: a 2×2 pooling
+is the maximum (or sum) of four strided views ``x[..., i::2, j::2]``. There is
+no reshape over non-trailing axes and no Python loop over the batch; the
+pooled axes are always the last one or two, so any leading dims (batched or
+not) work unchanged. Outputs are C-contiguous, so ``.view`` works on them
+as it does in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brickwork.autograd import Function, _wrap
+from brickwork.ops import linalg
+from brickwork.tensor import Tensor
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+]
+
+
+class _Geometry:
+    """Where the windows of one pooling lie along the last two axes."""
+
+    def __init__(self, in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                 padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool) -> None:
+        self.in_hw, self.kernel, self.stride = in_hw, kernel, stride
+        self.padding, self.dilation = padding, dilation
+        self.out_hw = tuple(
+            pool_output_size(n, k, s, p, d, ceil_mode)
+            for n, k, s, p, d in zip(in_hw, kernel, stride, padding, dilation)
+        )
+        # the padded extent: the windows of ceil_mode may run past the right padding
+        self.padded_hw = tuple(
+            max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
+            for n, o, k, s, p, d in zip(in_hw, self.out_hw, kernel, stride, padding, dilation)
+        )
+
+    @property
+    def needs_padding(self) -> bool:
+        return self.padded_hw != self.in_hw
+
+    def pad(self, xp: Any, x: Any, value: float) -> Any:
+        if not self.needs_padding:
+            return x
+        (h, w), (ph, pw) = self.in_hw, self.padding
+        out = xp.full(x.shape[:-2] + self.padded_hw, value, dtype=x.dtype)
+        out[..., ph:ph + h, pw:pw + w] = x
+        return out
+
+    def crop(self, x_padded: Any) -> Any:
+        if not self.needs_padding:
+            return x_padded
+        (h, w), (ph, pw) = self.in_hw, self.padding
+        return x_padded[..., ph:ph + h, pw:pw + w]
+
+    def windows(self) -> list[tuple[slice, slice]]:
+        """One ``(rows, cols)`` strided slice per kernel offset, in PyTorch's scan order."""
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, self.out_hw
+        return [
+            (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)
+        ]
+
+    @property
+    def overlapping(self) -> bool:
+        return any(s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
+
+
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                     ceil_mode: bool) -> int:
+    """PyTorch's pooling output length (a last window must start inside input or left padding)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+# ---------------------------------------------------------------------------
+# primitives
+
+
+class MaxPool2d(Function):
+    """Max over each window of the last two axes; the gradient goes to the first maximum."""
+
+    op_name = "max_pool2d"
+
+    def forward(self, x: Any, geometry: _Geometry) -> Any:
+        xp = self.xp
+        self.geometry = geometry
+        lead = x.shape[:-2]
+        if x.dtype.kind == "f":
+            fill = -np.inf
+        else:
+            fill = np.iinfo(x.dtype).min
+        xpad = geometry.pad(xp, x, fill)
+        out = xp.empty(lead + geometry.out_hw, dtype=x.dtype)
+        windows = geometry.windows()
+        rows, cols = windows[0]
+        out[...] = xpad[..., rows, cols]
+        for rows, cols in windows[1:]:
+            xp.maximum(out, xpad[..., rows, cols], out=out)
+        if self.needs_input_grad[0]:
+            self.xpad, self.out = xpad, out
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp, geo = self.xp, self.geometry
+        winner = first_max_offsets(xp, self.xpad, self.out, geo)
+        gx = xp.zeros(self.xpad.shape, dtype=g.dtype)
+        for k, (rows, cols) in enumerate(geo.windows()):
+            contribution = xp.where(winner == k, g, 0)
+            if geo.overlapping:
+                gx[..., rows, cols] += contribution
+            else:
+                gx[..., rows, cols] = contribution
+        return (geo.crop(gx),)
+
+
+def first_max_offsets(xp: Any, xpad: Any, out: Any, geo: _Geometry) -> Any:
+    """For every output, the index of the first kernel offset holding the maximum."""
+    windows = geo.windows()
+    winner = xp.full(out.shape, len(windows), dtype=np.int32 if len(windows) > 127 else np.int8)
+    for k in range(len(windows) - 1, -1, -1):  # later offsets first, so the first one wins
+        rows, cols = windows[k]
+        v = xpad[..., rows, cols]
+        hit = (v == out) | (v != v)  # a NaN is the maximum where it appears, as in PyTorch
+        winner[hit] = k
+    return winner
+
+
+class AvgPool2d(Function):
+    """Mean over each window of the last two axes (``divisor`` scalar or per output pixel)."""
+
+    op_name = "avg_pool2d"
+
+    def forward(self, x: Any, geometry: _Geometry, divisor: Any) -> Any:
+        xp = self.xp
+        self.geometry, self.divisor = geometry, divisor
+        xpad = geometry.pad(xp, x, 0)
+        windows = geometry.windows()
+        rows, cols = windows[0]
+        out = xp.empty(x.shape[:-2] + geometry.out_hw, dtype=x.dtype)
+        out[...] = xpad[..., rows, cols]
+        for rows, cols in windows[1:]:
+            out += xpad[..., rows, cols]
+        out /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
+        self.padded_shape = xpad.shape
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp, geo = self.xp, self.geometry
+        d = self.divisor
+        share = g / (d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype))
+        gx = xp.zeros(self.padded_shape, dtype=g.dtype)
+        for rows, cols in geo.windows():
+            if geo.overlapping:
+                gx[..., rows, cols] += share
+            else:
+                gx[..., rows, cols] = share
+        return (geo.crop(gx),)
+
+
+class AdaptiveMaxPool2d(Function):
+    """Max over PyTorch's adaptive windows ``[floor(i·n/o), ceil((i+1)·n/o))``."""
+
+    op_name = "adaptive_max_pool2d"
+
+    def forward(self, x: Any, out_hw: tuple[int, int]) -> Any:
+        xp = self.xp
+        rows, cols = (adaptive_windows(n, o) for n, o in zip(x.shape[-2:], out_hw))
+        lead = x.shape[:-2]
+        out = xp.empty(lead + tuple(out_hw), dtype=x.dtype)
+        flat_index = xp.empty(lead + tuple(out_hw), dtype=np.int64)
+        width = x.shape[-1]
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                window = x[..., r0:r1, c0:c1].reshape(lead + (-1,))
+                k = _nan_first_argmax(xp, window)
+                out[..., i, j] = xp.take_along_axis(window, k[..., None], axis=-1)[..., 0]
+                flat_index[..., i, j] = (r0 + k // (c1 - c0)) * width + c0 + k % (c1 - c0)
+        self.flat_index, self.in_shape = flat_index, x.shape
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (scatter_to_flat_index(self.xp, g, self.flat_index, self.in_shape),)
+
+
+def _nan_first_argmax(xp: Any, window: Any) -> Any:
+    k = xp.argmax(window, axis=-1)
+    if window.dtype.kind == "f":
+        nan = xp.isnan(window)
+        k = xp.where(nan.any(axis=-1), xp.argmax(nan, axis=-1), k)
+    return k
+
+
+def scatter_to_flat_index(xp: Any, g: Any, flat_index: Any, in_shape: tuple[int, ...]) -> Any:
+    """Add ``g`` into a zero input at ``flat_index`` (positions within the last two axes)."""
+    lead = in_shape[:-2]
+    gx = xp.zeros(lead + (in_shape[-2] * in_shape[-1],), dtype=g.dtype)
+    idx = flat_index.reshape(lead + (-1,))
+    vals = g.reshape(lead + (-1,))
+    if lead:
+        m = int(np.prod(lead))
+        gx2 = gx.reshape(m, -1)
+        offsets = (xp.arange(m) * gx2.shape[1])[:, None]
+        xp.add.at(gx2.reshape(-1), (idx.reshape(m, -1) + offsets).reshape(-1), vals.reshape(-1))
+    else:
+        xp.add.at(gx, idx, vals)
+    return gx.reshape(in_shape)
+
+
+def adaptive_windows(n: int, out: int) -> list[tuple[int, int]]:
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+# ---------------------------------------------------------------------------
+# argument handling
+
+
+def _pair(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _geometry(op: str, input: Tensor, spatial: int, kernel_size: Any, stride: Any, padding: Any,
+              dilation: Any, ceil_mode: bool) -> _Geometry:
+    nd = input._data.ndim
+    if nd not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got input of shape {tuple(input.shape)}"
+        )
+    kernel = _pair(kernel_size, spatial, "kernel_size", op)
+    stride = kernel if stride is None or stride == () or stride == [] else _pair(
+        stride, spatial, "stride", op)
+    padding = _pair(padding, spatial, "padding", op)
+    dilation = _pair(dilation, spatial, "dilation", op)
+    if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise RuntimeError(
+            f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={kernel}, "
+            f"stride={stride}, dilation={dilation}"
+        )
+    for k, p, d in zip(kernel, padding, dilation):
+        if p < 0 or p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                f"{op}: padding should be non-negative and at most half of the effective kernel "
+                f"size, got padding={padding} for kernel_size={kernel}"
+            )
+    if spatial == 1:
+        kernel, stride, padding, dilation = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation
+    in_hw = (1,) + input._data.shape[-1:] if spatial == 1 else tuple(input._data.shape[-2:])
+    geo = _Geometry(in_hw, kernel, stride, padding, dilation, bool(ceil_mode))
+    if min(geo.out_hw) <= 0:
+        raise RuntimeError(
+            f"{op}: input of shape {tuple(input.shape)} is too small for kernel_size "
+            f"{kernel[-spatial:]} (output size would be {geo.out_hw[-spatial:]})"
+        )
+    return geo
+
+
+def _as_2d(input: Tensor, spatial: int) -> Tensor:
+    return input.unsqueeze(-2) if spatial == 1 else input
+
+
+def _from_2d(out: Tensor, spatial: int) -> Tensor:
+    return out.squeeze(-2) if spatial == 1 else out
+
+
+def _max_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+              dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
+    geo = _geometry(op, input, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    x = _as_2d(input, spatial)
+    out = MaxPool2d.apply(x, geometry=geo)
+    if not return_indices:
+        return _from_2d(out, spatial)
+    xp = x._device.xp
+    xpad = geo.pad(xp, x._data, -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
+    winner = first_max_offsets(xp, xpad, out._data, geo)
+    indices = _flat_indices(xp, winner, geo)
+    return _from_2d(out, spatial), _from_2d(_wrap(indices, x._device), spatial)
+
+
+def _flat_indices(xp: Any, winner: Any, geo: _Geometry) -> Any:
+    """PyTorch's ``return_indices``: flat positions in the unpadded input's last two axes."""
+    (oh, ow), (sh, sw), (ph, pw), (dh, dw), kw = (geo.out_hw, geo.stride, geo.padding,
+                                                  geo.dilation, geo.kernel[1])
+    w = geo.in_hw[1]
+    i, j = winner.astype(np.int64) // kw, winner.astype(np.int64) % kw
+    rows = xp.arange(oh, dtype=np.int64)[:, None] * sh - ph + i * dh
+    cols = xp.arange(ow, dtype=np.int64)[None, :] * sw - pw + j * dw
+    return rows * w + cols
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max pooling over the last axis of ``(N, C, L)`` or ``(C, L)`` inputs.
+
+    >>> import brickwork as bw
+    >>> max_pool1d(bw.tensor([[1.0, 3.0, 2.0, 0.0, 5.0]]), 2)
+    tensor([[3., 2.]])
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max pooling over the last two axes of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    ``stride`` defaults to ``kernel_size``; padding is with -inf; with
+    ``return_indices=True`` also returns PyTorch's flat ``h * W + w`` argmax indices.
+
+    >>> import brickwork as bw
+    >>> max_pool2d(bw.arange(16.0).reshape(1, 4, 4), 2)
+    tensor([[[ 5.,  7.],
+             [13., 15.]]])
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def _avg_divisor(geo: _Geometry, count_include_pad: bool, divisor_override: Any) -> Any:
+    """A float when every window has the same divisor, else an ``(oh, ow)`` NumPy array."""
+    if divisor_override is not None:
+        if int(divisor_override) == 0:
+            raise RuntimeError("avg_pool: divisor_override must be non-zero")
+        return float(divisor_override)
+    sizes = []
+    for n, o, k, s, p in zip(geo.in_hw, geo.out_hw, geo.kernel, geo.stride, geo.padding):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        full = end - start
+        if not count_include_pad:
+            full = np.minimum(end, n) - np.maximum(start, 0)
+        sizes.append(full)
+    divisor = sizes[0][:, None] * sizes[1][None, :]
+    if (divisor == divisor.flat[0]).all():
+        return float(divisor.flat[0])
+    return divisor.astype(np.float64)
+
+
+def _avg_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+              ceil_mode: bool, count_include_pad: bool, divisor_override: Any = None) -> Tensor:
+    geo = _geometry(op, input, spatial, kernel_size, stride, padding, 1, ceil_mode)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    divisor = _avg_divisor(geo, count_include_pad, divisor_override)
+    if not isinstance(divisor, float) and input._device.type != "cpu":
+        divisor = input._device.xp.asarray(divisor)
+    out = AvgPool2d.apply(_as_2d(input, spatial), geometry=geo, divisor=divisor)
+    return _from_2d(out, spatial)
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Average pooling over the last axis of ``(N, C, L)`` or ``(C, L)`` inputs.
+
+    >>> import brickwork as bw
+    >>> avg_pool1d(bw.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
+    tensor([[2., 1.]])
+    """
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Average pooling over the last two axes of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    Padding counts as zeros in the divisor unless ``count_include_pad=False``.
+
+    >>> import brickwork as bw
+    >>> avg_pool2d(bw.arange(16.0).reshape(1, 4, 4), 2)
+    tensor([[[ 2.5000,  4.5000],
+             [10.5000, 12.5000]]])
+    """
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _adaptive_size(op: str, input: Tensor, output_size: Any, spatial: int) -> tuple[int, ...]:
+    nd = input._data.ndim
+    if nd not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got input of shape {tuple(input.shape)}"
+        )
+    in_sizes = input._data.shape[-spatial:]
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != spatial:
+            raise ValueError(f"{op}: output_size must have {spatial} elements, got {output_size!r}")
+        sizes = tuple(n if o is None else int(o) for n, o in zip(in_sizes, output_size))
+    else:
+        sizes = (int(output_size),) * spatial
+    if any(s <= 0 for s in sizes) or any(n == 0 for n in in_sizes):
+        raise RuntimeError(
+            f"{op}: output_size {sizes} must be positive and the input {tuple(input.shape)} "
+            "must have non-empty spatial dims"
+        )
+    return sizes
+
+
+def _pool_matrix(n: int, out: int, like: Tensor) -> Tensor:
+    """``(out, n)`` averaging matrix of the adaptive windows (a constant)."""
+    m = np.zeros((out, n), dtype=like._data.dtype)
+    for i, (a, b) in enumerate(adaptive_windows(n, out)):
+        m[i, a:b] = 1.0 / (b - a)
+    arr = m if like._device.type == "cpu" else like._device.xp.asarray(m)
+    return _wrap(arr, like._device)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed output size (``None`` in ``output_size`` keeps that dim).
+
+    Evenly dividing sizes run the strided avg-pool kernel; otherwise the
+    windows overlap and the pooling is two small matrix products
+    ``A_h @ x @ A_w.T`` with PyTorch's window bounds.
+
+    >>> import brickwork as bw
+    >>> adaptive_avg_pool2d(bw.arange(16.0).reshape(1, 4, 4), 1)
+    tensor([[[7.5000]]])
+    """
+    return _adaptive_avg("adaptive_avg_pool2d", input, output_size, 2)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of the last axis to ``output_size`` elements."""
+    return _adaptive_avg("adaptive_avg_pool1d", input, output_size, 1)
+
+
+def _adaptive_avg(op: str, input: Tensor, output_size: Any, spatial: int) -> Tensor:
+    sizes = _adaptive_size(op, input, output_size, spatial)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    in_sizes = input._data.shape[-spatial:]
+    if all(n % o == 0 for n, o in zip(in_sizes, sizes)):
+        kernel = tuple(n // o for n, o in zip(in_sizes, sizes))
+        if spatial == 1:
+            return avg_pool1d(input, kernel)
+        return avg_pool2d(input, kernel)
+    out = linalg.matmul(input, _pool_matrix(in_sizes[-1], sizes[-1], input).T)
+    if spatial == 2:
+        out = linalg.matmul(_pool_matrix(in_sizes[0], sizes[0], input), out)
+    return out
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling to a fixed output size, with PyTorch's adaptive windows.
+
+    >>> import brickwork as bw
+    >>> adaptive_max_pool2d(bw.arange(16.0).reshape(1, 4, 4), (1, 2))
+    tensor([[[13., 15.]]])
+    """
+    return _adaptive_max("adaptive_max_pool2d", input, output_size, 2, return_indices)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling of the last axis to ``output_size`` elements."""
+    return _adaptive_max("adaptive_max_pool1d", input, output_size, 1, return_indices)
+
+
+def _adaptive_max(op: str, input: Tensor, output_size: Any, spatial: int,
+                  return_indices: bool) -> Any:
+    sizes = _adaptive_size(op, input, output_size, spatial)
+    in_sizes = input._data.shape[-spatial:]
+    if all(n % o == 0 for n, o in zip(in_sizes, sizes)):
+        kernel = tuple(n // o for n, o in zip(in_sizes, sizes))
+        pool = max_pool1d if spatial == 1 else max_pool2d
+        return pool(input, kernel, return_indices=return_indices)
+    x = _as_2d(input, spatial)
+    out = AdaptiveMaxPool2d.apply(x, out_hw=(1,) + sizes if spatial == 1 else sizes)
+    if not return_indices:
+        return _from_2d(out, spatial)
+    index = out.grad_fn.flat_index if out.grad_fn is not None else _adaptive_indices(x, out)
+    return _from_2d(out, spatial), _from_2d(_wrap(index, x._device), spatial)
+
+
+def _adaptive_indices(x: Tensor, out: Tensor) -> Any:
+    fn = AdaptiveMaxPool2d.__new__(AdaptiveMaxPool2d)
+    fn.xp = x._device.xp
+    fn.forward(x._data, out_hw=tuple(out._data.shape[-2:]))
+    return fn.flat_index
+

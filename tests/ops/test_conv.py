@@ -1,0 +1,140 @@
+"""conv1d / conv2d / conv_transpose1d / conv_transpose2d against PyTorch and central differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import brickwork as bw
+import brickwork.nn.functional as F
+from oracle import check_op, gradcheck_arrays
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's own notice
+
+rng = np.random.default_rng(3)
+
+
+def _data(*shape):
+    return rng.standard_normal(shape)
+
+
+CONV2D_CASES = [
+    dict(),
+    dict(stride=2),
+    dict(padding=1),
+    dict(padding=(1, 2), stride=(2, 1), dilation=(2, 1)),
+    dict(padding="same"),
+    dict(padding="same", dilation=2),
+    dict(padding="valid", stride=(1, 2)),
+    dict(groups=2, padding=1),
+]
+
+
+@pytest.mark.parametrize("kw", CONV2D_CASES, ids=str)
+def test_conv2d(kw, device):
+    groups = kw.get("groups", 1)
+    x, w, b = _data(2, 4, 6, 5), _data(6, 4 // groups, 3, 2), _data(6)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [x, w, b], device, gradcheck=False)
+    # central differences on a smaller problem
+    xs, ws = _data(1, 4, 4, 4), _data(2, 4 // groups, 2, 3)
+    gradcheck_arrays(lambda x, w: F.conv2d(x, w, **kw), [xs, ws], device)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(padding=1), dict(stride=2, groups=3)], ids=str)
+def test_conv2d_1x1_takes_the_no_im2col_path(kw, device):
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [_data(2, 3, 4, 3), _data(6, 3 // kw.get("groups", 1), 1, 1), _data(6)], device)
+
+
+def test_conv2d_unbatched_and_empty_batch(device):
+    check_op(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+             [_data(3, 5, 5), _data(2, 3, 3, 3)], device, gradcheck=False)
+    check_op(lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: TF.conv2d(x, w, b),
+             [_data(0, 3, 5, 5), _data(2, 3, 3, 3), _data(2)], device, gradcheck=False)
+
+
+def test_conv2d_reads_channel_major_views_and_skips_input_gradient(device):
+    # the output of one conv (an NCHW view of channel-major memory) feeds the next
+    x = bw.tensor(_data(2, 3, 7, 7).astype(np.float32), device=device)
+    w1 = bw.tensor(_data(4, 3, 3, 3).astype(np.float32), device=device, requires_grad=True)
+    w2 = bw.tensor(_data(5, 4, 3, 3).astype(np.float32), device=device, requires_grad=True)
+    y1 = F.conv2d(x, w1)
+    assert not y1.is_contiguous()  # documented layout: a transposed view, no copy
+    out = F.conv2d(y1, w2, padding=1)
+    # the first conv's input needs no grad: its node is told so, and skips col2im
+    assert y1.grad_fn.needs_input_grad == (False, True)
+    out.sum().backward()
+    tx = torch.tensor(x.numpy())
+    tw1 = torch.tensor(w1.detach().numpy(), requires_grad=True)
+    tw2 = torch.tensor(w2.detach().numpy(), requires_grad=True)
+    want = TF.conv2d(TF.conv2d(tx, tw1), tw2, padding=1)
+    want.sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(w1.grad.numpy(), tw1.grad.numpy(), rtol=1e-4, atol=1e-3)
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2), dict(padding=1, dilation=2), dict(groups=2),
+                                dict(padding="same")], ids=str)
+def test_conv1d(kw, device):
+    groups = kw.get("groups", 1)
+    check_op(lambda x, w, b: F.conv1d(x, w, b, **kw), lambda x, w, b: TF.conv1d(x, w, b, **kw),
+             [_data(2, 4, 7), _data(6, 4 // groups, 3), _data(6)], device)
+    check_op(lambda x, w: F.conv1d(x, w, **kw), lambda x, w: TF.conv1d(x, w, **kw),
+             [_data(4, 7), _data(2, 4 // groups, 2)], device, gradcheck=False)
+
+
+TRANSPOSE_CASES = [
+    dict(),
+    dict(stride=2),
+    dict(padding=1),
+    dict(stride=2, output_padding=1),
+    dict(stride=(2, 3), padding=(1, 0), dilation=(1, 2)),
+    dict(groups=2, stride=2),
+    dict(stride=3, dilation=2, output_padding=1, padding=2),
+]
+
+
+@pytest.mark.parametrize("kw", TRANSPOSE_CASES, ids=str)
+def test_conv_transpose2d(kw, device):
+    groups = kw.get("groups", 1)
+    check_op(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw),
+             lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),
+             [_data(2, 4, 3, 4), _data(4, 6 // groups, 3, 2), _data(6)], device, gradcheck=False)
+    gradcheck_arrays(lambda x, w: F.conv_transpose2d(x, w, **kw),
+                     [_data(1, 2, 2, 3), _data(2, 4 // groups, 2, 2)], device)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, output_padding=1), dict(padding=1, groups=2)],
+                         ids=str)
+def test_conv_transpose1d(kw, device):
+    groups = kw.get("groups", 1)
+    check_op(lambda x, w, b: F.conv_transpose1d(x, w, b, **kw),
+             lambda x, w, b: TF.conv_transpose1d(x, w, b, **kw),
+             [_data(2, 4, 5), _data(4, 6 // groups, 3), _data(6)], device)
+
+
+def test_conv_errors_name_op_shapes_and_channels(device):
+    x = bw.zeros(2, 3, 8, 8, device=device)
+    with pytest.raises(RuntimeError, match=r"conv2d: weight of shape \(6, 4, 5, 5\).*4 channels.*"
+                                           r"\(2, 3, 8, 8\) with 3 channels"):
+        F.conv2d(x, bw.zeros(6, 4, 5, 5, device=device))
+    with pytest.raises(RuntimeError, match="smaller than the kernel"):
+        F.conv2d(x, bw.zeros(6, 3, 9, 9, device=device))
+    with pytest.raises(RuntimeError, match="same dtype"):
+        F.conv2d(x, bw.zeros(6, 3, 3, 3, dtype=bw.float64, device=device))
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        F.conv2d(x, bw.zeros(6, 3, 3, 3, device=device), stride=2, padding="same")
+    with pytest.raises(RuntimeError, match="expected a 3-D .* or 4-D"):
+        F.conv2d(bw.zeros(8, 8, device=device), bw.zeros(6, 3, 3, 3, device=device))
+    with pytest.raises(RuntimeError, match="output_padding"):
+        F.conv_transpose2d(x, bw.zeros(3, 2, 3, 3, device=device), stride=2, output_padding=2)
+
+
+def test_conv_keeps_float32(device):
+    out = F.conv2d(bw.ones(1, 2, 4, 4, device=device), bw.ones(3, 2, 3, 3, device=device),
+                   bw.zeros(3, device=device))
+    assert out.dtype == bw.float32

@@ -1,0 +1,121 @@
+"""Max/avg pooling (1-d, 2-d) and adaptive pooling against PyTorch and central differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import brickwork as bw
+import brickwork.nn.functional as F
+from oracle import check_op
+
+rng = np.random.default_rng(5)
+
+
+def _data(*shape):
+    return rng.standard_normal(shape)
+
+
+POOL2D_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+]
+
+
+def _one_d(kw):
+    return {k: (v[0] if isinstance(v, tuple) else v) for k, v in kw.items()}
+
+
+@pytest.mark.parametrize("kw", POOL2D_CASES + [dict(kernel_size=(2, 3), dilation=(2, 1), padding=1)],
+                         ids=str)
+def test_max_pool(kw, device):
+    check_op(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), [_data(2, 3, 7, 8)],
+             device)
+    kw1 = _one_d(kw)
+    check_op(lambda x: F.max_pool1d(x, **kw1), lambda x: TF.max_pool1d(x, **kw1), [_data(2, 3, 9)],
+             device)
+    # return_indices: PyTorch's flat h * W + w positions
+    x = _data(2, 3, 7, 8)
+    out, idx = F.max_pool2d(bw.tensor(x, device=device), return_indices=True, **kw)
+    t_out, t_idx = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(idx.cpu().numpy(), t_idx.numpy())
+    assert idx.dtype == bw.int64 and not idx.requires_grad
+    np.testing.assert_allclose(out.cpu().numpy(), t_out.numpy())
+
+
+@pytest.mark.parametrize("kw", POOL2D_CASES, ids=str)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool(kw, count_include_pad, device):
+    check_op(lambda x: F.avg_pool2d(x, count_include_pad=count_include_pad, **kw),
+             lambda x: TF.avg_pool2d(x, count_include_pad=count_include_pad, **kw),
+             [_data(2, 3, 7, 8)], device)
+    kw1 = _one_d(kw)
+    check_op(lambda x: F.avg_pool1d(x, count_include_pad=count_include_pad, **kw1),
+             lambda x: TF.avg_pool1d(x, count_include_pad=count_include_pad, **kw1), [_data(3, 9)],
+             device, gradcheck=False)
+
+
+def test_avg_pool_divisor_override(device):
+    check_op(lambda x: F.avg_pool2d(x, 3, 2, 1, divisor_override=5),
+             lambda x: TF.avg_pool2d(x, 3, 2, 1, divisor_override=5), [_data(1, 2, 6, 7)], device)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_as_in_pytorch(device):
+    x = np.array([[[[1.0, 1.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]]]])
+    check_op(lambda x: F.max_pool2d(x, 2, 1), lambda x: TF.max_pool2d(x, 2, 1), [x], device,
+             gradcheck=False)
+    check_op(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x], device, gradcheck=False)
+
+
+def test_max_pool_propagates_nan(device):
+    x = np.array([[[[1.0, np.nan], [0.0, 3.0]]]])
+    out = F.max_pool2d(bw.tensor(x, device=device), 2)
+    assert np.isnan(out.cpu().numpy()).all()
+
+
+def test_pool_outputs_are_contiguous_so_view_works(device):
+    y = F.conv2d(bw.ones(2, 1, 6, 6, device=device), bw.ones(3, 1, 3, 3, device=device))
+    for pooled in (F.max_pool2d(y, 2), F.avg_pool2d(y, 2)):
+        assert pooled.is_contiguous()
+        assert pooled.view(2, -1).shape == (2, 12)
+
+
+def test_pool_unbatched_and_empty(device):
+    check_op(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [_data(3, 4, 4)], device,
+             gradcheck=False)
+    check_op(lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [_data(0, 3, 4, 4)], device,
+             gradcheck=False)
+
+
+@pytest.mark.parametrize("size", [1, 2, (3, 2), (None, 3), (5, 7)], ids=str)
+def test_adaptive_pools(size, device):
+    check_op(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size),
+             [_data(2, 3, 6, 7)], device)
+    check_op(lambda x: F.adaptive_max_pool2d(x, size), lambda x: TF.adaptive_max_pool2d(x, size),
+             [_data(2, 3, 6, 7)], device)
+    x = _data(2, 3, 6, 7)
+    _, idx = F.adaptive_max_pool2d(bw.tensor(x, device=device), size, return_indices=True)
+    _, want = TF.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
+    np.testing.assert_array_equal(idx.cpu().numpy(), want.numpy())
+
+
+def test_adaptive_pools_1d(device):
+    check_op(lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: TF.adaptive_avg_pool1d(x, 4),
+             [_data(2, 3, 7)], device)
+    check_op(lambda x: F.adaptive_max_pool1d(x, 4), lambda x: TF.adaptive_max_pool1d(x, 4),
+             [_data(2, 3, 7)], device)
+
+
+def test_pool_errors(device):
+    x = bw.zeros(1, 1, 4, 4, device=device)
+    with pytest.raises(RuntimeError, match="padding should be .* at most half"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(RuntimeError, match="too small for kernel_size"):
+        F.max_pool2d(x, 5)
+    with pytest.raises(RuntimeError, match="expected a 3-D .* or 4-D"):
+        F.avg_pool2d(bw.zeros(4, device=device), 2)
