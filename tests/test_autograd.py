@@ -417,3 +417,17 @@ def test_iter_graph_lists_nodes(device):
     y = (x * 2 + 1).exp()
     names = sorted(type(n).__name__ for n in bw.autograd.iter_graph(y))
     assert names == ["Add", "Exp", "Mul"]
+
+
+def test_retain_grad_sees_what_hooks_made_of_the_gradient(device):
+    x = bw.tensor([1.0, 2.0], device=device, requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    h.register_hook(lambda g: g * 10)  # registered after retain_grad, still runs before it
+    h.sum().backward()
+    assert h.grad.tolist() == [10.0, 10.0] and x.grad.tolist() == [20.0, 20.0]
+    y = bw.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y.register_hook(lambda g: g * 10)
+    y.retain_grad()
+    (y * 1).sum().backward()
+    assert y.grad.tolist() == [10.0, 10.0]

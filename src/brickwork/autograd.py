@@ -466,17 +466,19 @@ def run_backward(
 
 def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
     for hook in hooks:
-        if isinstance(hook, weakref.ref):  # retain_grad(): accumulates, as PyTorch does
+        if not isinstance(hook, weakref.ref):
+            res = hook(_wrap(g, _backend.device_of_array(g)))
+            if res is not None:
+                g = res._data
+    # retain_grad() runs last, so .grad shows what the hooks made of it; it accumulates (as PyTorch)
+    for hook in hooks:
+        if isinstance(hook, weakref.ref):
             t = hook()
             if t is not None:
                 if t._grad is None:
                     t._grad = _wrap(g.copy(), t._device)
                 else:
                     t._grad = _wrap(t._grad._data + g, t._device)
-            continue
-        res = hook(_wrap(g, _backend.device_of_array(g)))
-        if res is not None:
-            g = res._data
     return g
 
 
