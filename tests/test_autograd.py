@@ -431,3 +431,29 @@ def test_retain_grad_sees_what_hooks_made_of_the_gradient(device):
     y.retain_grad()
     (y * 1).sum().backward()
     assert y.grad.tolist() == [10.0, 10.0]
+
+
+def test_grad_mode_decorators_without_parentheses_and_set_grad_enabled(device):
+    x = bw.ones(1, device=device, requires_grad=True)
+
+    @bw.no_grad
+    def f(t):
+        return t * 2
+
+    @bw.inference_mode
+    def g(t):
+        return t * 2
+
+    @bw.enable_grad
+    def h(t):
+        return t * 2
+
+    @bw.set_grad_enabled(False)
+    def k(t):
+        return t * 2
+
+    assert bw.is_grad_enabled()  # decorating with set_grad_enabled(False) does not switch it off
+    assert not f(x).requires_grad and not g(x).requires_grad and not k(x).requires_grad
+    assert f.__name__ == "f" and bw.is_grad_enabled()
+    with bw.no_grad():
+        assert h(x).requires_grad

@@ -180,5 +180,5 @@ def test_legacy_typed_constructors():
     _same(bw.BoolTensor([1, 0]), torch.BoolTensor([1, 0]))
     _same(bw.ByteTensor([1, 2]), torch.ByteTensor([1, 2]))
     assert bw.FloatTensor(2, 3).shape == (2, 3) and bw.FloatTensor(2, 3).dtype is bw.float32
-    assert bw.LongTensor(4).dtype is bw.int64 and bw.LongTensor(4).shape == (4,)
+    assert bw.LongTensor(4).dtype is bw.int64 and bw.LongTensor(4).tolist() == [0, 0, 0, 0]
     assert isinstance(bw.FloatTensor([1.0]), bw.Tensor)

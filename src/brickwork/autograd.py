@@ -60,9 +60,14 @@ def is_grad_enabled() -> bool:
 
 
 class _GradModeContext:
-    """Base for context managers that also work as decorators."""
+    """Base for context managers that also work as decorators (with or without parentheses)."""
 
     _target: bool = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls is not set_grad_enabled:
+            return cls()(args[0])  # @bw.no_grad without parentheses, as PyTorch allows
+        return super().__new__(cls)
 
     def __enter__(self) -> None:
         self._prev = _mode.enabled
@@ -123,6 +128,10 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
 
     def __enter__(self) -> None:
         pass
+
+    def __call__(self, func: Callable) -> Callable:
+        _mode.enabled = self._prev  # used as a decorator: only the function runs in the new mode
+        return super().__call__(func)
 
 
 class DeviceMismatchError(RuntimeError):

@@ -81,9 +81,7 @@ class Tensor:
         elif (args and all(_is_int(a) for a in args)) or (len(args) == 1 and isinstance(args[0], Size)):
             shape = tuple(int(a) for a in (args[0] if isinstance(args[0], Size) else args))
             dev = _backend.Device(device or "cpu").resolved()
-            arr = dev.xp.empty(shape, dtype=dtype.np)
-            if dtype.is_floating_point:
-                arr.fill(0)  # deterministic "uninitialised" memory
+            arr = dev.xp.zeros(shape, dtype=dtype.np)  # deterministic "uninitialised" memory
         elif len(args) == 1:
             dev = _backend.Device(device or "cpu").resolved()
             arr = to_array(args[0], dtype, dev)
@@ -631,6 +629,11 @@ def _view_indices(view: Any, base: Any, device: _backend.Device) -> Any:
 
 def _write_into(t: Tensor, arr: Any, op: str) -> None:
     data = t._data
+    if not data.flags.writeable:
+        raise RuntimeError(
+            f"{op}: the tensor cannot be written in place: several of its elements share one memory "
+            "location (it was made by expand()/broadcast_to()); clone() it first"
+        )
     if arr.dtype != data.dtype and not np.can_cast(arr.dtype, data.dtype, "same_kind"):
         raise RuntimeError(
             f"{op}: result type {dtypes.from_numpy_dtype(arr.dtype).name} can't be cast to the "

@@ -327,3 +327,22 @@ def test_views_taken_before_an_inplace_op_see_the_new_history(name, device):
         return view * view
 
     check_op(run, run, [_data(3, 3), _data(3, 3)], device)
+
+
+def test_inplace_into_expanded_tensor_raises_clearly(device):
+    x = bw.ones(3, device=device).expand(2, 3)
+    with pytest.raises(RuntimeError, match="read-only|share one memory"):
+        x.add_(1)
+    y = bw.ones(3, device=device, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="share one memory"):
+        y.expand(2, 3).mul_(2)
+
+
+def test_inplace_device_mismatch_is_a_device_mismatch_error():
+    from brickwork.autograd import DeviceMismatchError, _wrap
+
+    fake = _wrap(np.ones(3, dtype=np.float32), bw.device("cuda:0"))
+    for fn in (lambda: bw.ones(3).add_(fake), lambda: bw.ones(3).mul_(fake),
+               lambda: bw.ones(3).masked_fill_(_wrap(np.ones(3, dtype=bool), bw.device("cuda:0")), 0.0)):
+        with pytest.raises(DeviceMismatchError, match="cpu and cuda:0"):
+            fn()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import dtypes
-from brickwork.autograd import Function, _mode
+from brickwork.autograd import DeviceMismatchError, Function, _mode
 from brickwork.ops import elementwise as ew
 from brickwork.random import Generator, rng_for
 from brickwork.tensor import Tensor
@@ -29,10 +29,7 @@ def _arith_(self: Tensor, cls: type[Function], ufunc: str, other: Any) -> Tensor
     self._check_inplace(False, name)
     if isinstance(other, Tensor):
         if other._device is not self._device:
-            raise RuntimeError(
-                f"{name}: expected all tensors to be on the same device, but found "
-                f"{self._device} and {other._device}"
-            )
+            raise DeviceMismatchError(name, [self._device, other._device])
         value = other._data
     elif isinstance(other, (int, float, bool, np.number, np.bool_)):
         value = other
@@ -113,7 +110,7 @@ def masked_fill_(self: Tensor, mask: Tensor, value: Any) -> Tensor:
         return copy_(self, ew.masked_fill(self, mask, value))
     self._check_inplace(False, "masked_fill_")
     if mask._device is not self._device:
-        raise RuntimeError(f"masked_fill_: mask is on {mask._device} but the tensor is on {self._device}")
+        raise DeviceMismatchError("masked_fill_", [self._device, mask._device])
     val = value._data if isinstance(value, Tensor) else value
     xp = self._device.xp
     xp.copyto(self._data, xp.asarray(val, dtype=self._data.dtype), where=mask._data)
@@ -185,7 +182,7 @@ def fill_(self: Tensor, value: Any) -> Tensor:
         if _mode.enabled and value.requires_grad:
             return copy_(self, value.reshape(()))
         if value._device is not self._device:
-            raise RuntimeError(f"fill_: value is on {value._device} but the tensor is on {self._device}")
+            raise DeviceMismatchError("fill_", [self._device, value._device])
         value = value._data.reshape(())
     self._check_inplace(_mode.enabled and self.requires_grad, "fill_")
     if _mode.enabled and self.requires_grad:

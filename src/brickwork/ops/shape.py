@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import dtypes
-from brickwork.autograd import Function, _mode, _wrap
+from brickwork.autograd import DeviceMismatchError, Function, _mode, _wrap
 from brickwork.ops._util import norm_dim, promote, shape_args, sum_to
 from brickwork.tensor import Tensor, _cast
 
@@ -500,10 +500,7 @@ def _convert_index(index: Any, t: Tensor) -> tuple[Any, bool]:
     for item in index:
         if isinstance(item, Tensor):
             if item._device is not t._device:
-                raise RuntimeError(
-                    f"indexing: index tensor is on {item._device} but the indexed tensor is on "
-                    f"{t._device}"
-                )
+                raise DeviceMismatchError("indexing (index tensor)", [t._device, item._device])
             if item._data.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int or bool tensors")
             if item._data.ndim == 0 and item._data.dtype.kind != "b":
@@ -541,9 +538,7 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
     idx, _ = _convert_index(index, input)
     if isinstance(value, Tensor):
         if value._device is not input._device:
-            raise RuntimeError(
-                f"index assignment: value is on {value._device} but the tensor is on {input._device}"
-            )
+            raise DeviceMismatchError("index assignment (value)", [input._device, value._device])
         if value._data.dtype != input._data.dtype:
             value = _cast(value, dtypes.from_numpy_dtype(input._data.dtype))
     graph = _mode.enabled and (input.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
@@ -743,7 +738,7 @@ def repeat_interleave(input: Tensor, repeats: int, dim: Any = None) -> Tensor:
 def _index_array(index: Any, like: Tensor, op: str) -> Any:
     if isinstance(index, Tensor):
         if index._device is not like._device:
-            raise RuntimeError(f"{op}: index is on {index._device} but input is on {like._device}")
+            raise DeviceMismatchError(f"{op} (index)", [like._device, index._device])
         arr = index._data
     else:
         arr = like._device.xp.asarray(np.asarray(index))
