@@ -21,7 +21,7 @@ from brickwork.nn.parallel import DistributedDataParallel as DDP
 
 
 def test_ddp_training_on_2_processes(run_mpi, tmp_path):
-    scenarios = "equivalence,small_buckets,lazy,no_sync,tied,unused,buffers,checkpoint"
+    scenarios = "equivalence,small_buckets,lazy,no_sync,tied,unused,buffers,syncbn,checkpoint"
     out = run_mpi(2, "ddp_worker.py", scenarios, str(tmp_path)).stdout
     for name in scenarios.split(","):
         for rank in range(2):
@@ -29,8 +29,8 @@ def test_ddp_training_on_2_processes(run_mpi, tmp_path):
 
 
 def test_ddp_training_on_4_processes(run_mpi, tmp_path):
-    out = run_mpi(4, "ddp_worker.py", "equivalence,lazy,checkpoint", str(tmp_path)).stdout
-    assert all(f"ok checkpoint rank {r}" in out for r in range(4))
+    out = run_mpi(4, "ddp_worker.py", "equivalence,lazy,syncbn,checkpoint", str(tmp_path)).stdout
+    assert all(f"ok {name} rank {r}" in out for r in range(4) for name in ("syncbn", "checkpoint"))
 
 
 def mlp():
@@ -196,3 +196,29 @@ def test_hooks_do_not_keep_the_wrapper_alive(world):
     assert ref() is None
     model(bw.ones(1, 4)).sum().backward()  # the parameters' hooks outlive it harmlessly
     assert model[0].weight.grad is not None
+
+
+def test_sync_batchnorm_in_one_process_is_batchnorm(world):
+    bw.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Conv1d(4, 2, 1), nn.BatchNorm1d(2))
+    weight = plain[1].weight
+    reference = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    reference.load_state_dict(dict(list(plain.state_dict().items())[:7]))
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(plain)
+    assert sync is plain and type(sync[1]) is nn.SyncBatchNorm and sync[1].weight is weight
+    assert list(sync.state_dict()) == list(plain.state_dict())
+    X = bw.randn(5, 3)
+    np.testing.assert_allclose(sync[:2](X).detach().numpy(), reference(X).detach().numpy(), rtol=1e-6)
+    lazy = nn.SyncBatchNorm(None)
+    assert lazy(bw.randn(4, 6, 2, 2)).shape == (4, 6, 2, 2) and lazy.running_mean.shape == (6,)
+    root = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm2d(3))
+    assert type(root) is nn.SyncBatchNorm and root.num_features == 3
+
+
+def test_differentiable_all_reduce(world):
+    x = bw.tensor([1.0, -2.0], requires_grad=True)
+    y = dist.nn.functional.all_reduce(x, op=dist.ReduceOp.AVG)
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="op must be ReduceOp.SUM or ReduceOp.AVG, got ReduceOp.MAX"):
+        dist.nn.functional.all_reduce(x, op=dist.ReduceOp.MAX)

@@ -10,6 +10,7 @@ See README.md in this folder for the design.
 
 from __future__ import annotations
 
+from brickwork.distributed import nn
 from brickwork.distributed.collectives import (
     all_gather,
     all_gather_into_tensor,
@@ -40,5 +41,5 @@ __all__ = [
     "init_process_group", "destroy_process_group", "is_initialized", "is_available", "get_rank",
     "get_world_size", "get_backend", "get_node_local_rank", "launched_by_mpi", "init_from_launcher",
     "ReduceOp", "ProcessGroup", "Work", "DistributedError", "all_reduce", "broadcast", "all_gather",
-    "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier",
+    "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier", "nn",
 ]

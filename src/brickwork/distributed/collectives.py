@@ -62,7 +62,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
     if pg.check_shapes:
         _check_same(pg, "all_reduce", tensor, _OP_CODES[op])
     buf, write_back = _contiguous(tensor)
-    work = pg.backend.allreduce(buf, op)
+    work = pg.backend.allreduce(buf, op, nonblocking=async_op)
     if op is ReduceOp.AVG:
         work.then(lambda: _divide(buf, pg.size()))
     work.then(write_back)
@@ -77,7 +77,7 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
     if pg.check_shapes:
         _check_same(pg, "broadcast", tensor, int(src))
     buf, write_back = _contiguous(tensor)
-    work = pg.backend.broadcast(buf, int(src))
+    work = pg.backend.broadcast(buf, int(src), nonblocking=async_op)
     work.then(write_back)
     return _finish(work, async_op)
 
@@ -93,7 +93,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
     xp = tensor._device.xp
     send = xp.ascontiguousarray(tensor._data)
     recv = xp.empty((pg.size(), *tensor._data.shape), dtype=tensor._data.dtype)
-    work = pg.backend.allgather(send, recv)
+    work = pg.backend.allgather(send, recv, nonblocking=async_op)
 
     def scatter_out() -> None:
         for i, out in enumerate(tensor_list):
@@ -120,7 +120,7 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: A
         _check_same(pg, where, input_tensor, 0)
     send = input_tensor._device.xp.ascontiguousarray(input_tensor._data)
     recv, write_back = _contiguous(output_tensor)
-    work = pg.backend.allgather(send, recv)
+    work = pg.backend.allgather(send, recv, nonblocking=async_op)
     work.then(write_back)
     return _finish(work, async_op)
 
@@ -136,7 +136,7 @@ def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = Redu
         _check_same(pg, "reduce_scatter", output, _OP_CODES[op])
     send = output._device.xp.stack([t._data for t in input_list])
     recv, write_back = _contiguous(output)
-    work = pg.backend.reduce_scatter(send, recv, op)
+    work = pg.backend.reduce_scatter(send, recv, op, nonblocking=async_op)
     if op is ReduceOp.AVG:
         work.then(lambda: _divide(recv, pg.size()))
     work.then(write_back)
@@ -156,7 +156,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
         _check_same(pg, where, output, _OP_CODES[op])
     send = input._device.xp.ascontiguousarray(input._data)
     recv, write_back = _contiguous(output)
-    work = pg.backend.reduce_scatter(send, recv, op)
+    work = pg.backend.reduce_scatter(send, recv, op, nonblocking=async_op)
     if op is ReduceOp.AVG:
         work.then(lambda: _divide(recv, pg.size()))
     work.then(write_back)

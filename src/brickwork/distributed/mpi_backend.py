@@ -51,29 +51,34 @@ class MPIBackend:
             self.comm.Free()
 
     # -- collectives on contiguous arrays ------------------------------------------
-    def allreduce(self, arr: Any, op: ReduceOp, what: str = "all_reduce") -> Work:
+    # ``nonblocking=False`` makes the blocking MPI call (MPI tunes those best) and returns a
+    # completed Work whose wait() only runs the finishing steps.
+    def allreduce(self, arr: Any, op: ReduceOp, what: str = "all_reduce", nonblocking: bool = True) -> Work:
         host, _ = self._stage(arr)
         wide = _widen(host)
-        request = self._call(what, arr, self.comm.Iallreduce, self.MPI.IN_PLACE, wide, self._op(op, wide))
+        call = self.comm.Iallreduce if nonblocking else self.comm.Allreduce
+        request = self._call(what, arr, call, self.MPI.IN_PLACE, wide, self._op(op, wide))
         return _then_unstage(_then_narrow(Work(request), host, wide), arr, host)
 
-    def broadcast(self, arr: Any, src: int, what: str = "broadcast") -> Work:
+    def broadcast(self, arr: Any, src: int, what: str = "broadcast", nonblocking: bool = True) -> Work:
         host, _ = self._stage(arr)
-        request = self._call(what, arr, self.comm.Ibcast, host, src)
+        request = self._call(what, arr, self.comm.Ibcast if nonblocking else self.comm.Bcast, host, src)
         return _then_unstage(Work(request), arr, host)
 
-    def allgather(self, send: Any, recv: Any, what: str = "all_gather") -> Work:
+    def allgather(self, send: Any, recv: Any, what: str = "all_gather", nonblocking: bool = True) -> Work:
         host_send, _ = self._stage(send)
         host_recv, _ = self._stage(recv, copy=False)
-        request = self._call(what, send, self.comm.Iallgather, host_send, host_recv)
+        call = self.comm.Iallgather if nonblocking else self.comm.Allgather
+        request = self._call(what, send, call, host_send, host_recv)
         return _then_unstage(Work(request), recv, host_recv)
 
-    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp, what: str = "reduce_scatter") -> Work:
+    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp, what: str = "reduce_scatter",
+                       nonblocking: bool = True) -> Work:
         host_send, _ = self._stage(send)
         host_recv, _ = self._stage(recv, copy=False)
         wide_send, wide_recv = _widen(host_send), _widen(host_recv)
-        request = self._call(what, send, self.comm.Ireduce_scatter_block, wide_send, wide_recv,
-                             self._op(op, wide_send))
+        call = self.comm.Ireduce_scatter_block if nonblocking else self.comm.Reduce_scatter_block
+        request = self._call(what, send, call, wide_send, wide_recv, self._op(op, wide_send))
         return _then_unstage(_then_narrow(Work(request), host_recv, wide_recv), recv, host_recv)
 
     def barrier(self) -> None:

@@ -12,6 +12,7 @@ on the host. CuPy itself is reached only through ``brickwork._backend``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -88,8 +89,6 @@ class NCCLBackend:
         finally:
             if self.MPI is not None:
                 self.MPI.COMM_WORLD.Abort(code)
-            import os  # noqa: PLC0415
-
             os._exit(code)
 
     def shutdown(self) -> None:
@@ -110,21 +109,23 @@ class NCCLBackend:
     def _op(self, op: ReduceOp, arr: Any) -> int:
         return self._bool_ops[op] if arr.dtype == np.bool_ else self._ops[op]
 
-    def allreduce(self, arr: Any, op: ReduceOp, what: str = "all_reduce") -> Work:
+    # (NCCL calls are always asynchronous on the stream; ``nonblocking`` changes nothing)
+    def allreduce(self, arr: Any, op: ReduceOp, what: str = "all_reduce", nonblocking: bool = True) -> Work:
         ptr = arr.data.ptr
         self.comm.allReduce(ptr, ptr, arr.size, self._type(arr, what), self._op(op, arr), self._stream())
         return Work()
 
-    def broadcast(self, arr: Any, src: int, what: str = "broadcast") -> Work:
+    def broadcast(self, arr: Any, src: int, what: str = "broadcast", nonblocking: bool = True) -> Work:
         ptr = arr.data.ptr
         self.comm.broadcast(ptr, ptr, arr.size, self._type(arr, what), src, self._stream())
         return Work()
 
-    def allgather(self, send: Any, recv: Any, what: str = "all_gather") -> Work:
+    def allgather(self, send: Any, recv: Any, what: str = "all_gather", nonblocking: bool = True) -> Work:
         self.comm.allGather(send.data.ptr, recv.data.ptr, send.size, self._type(send, what), self._stream())
         return Work()
 
-    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp, what: str = "reduce_scatter") -> Work:
+    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp, what: str = "reduce_scatter",
+                       nonblocking: bool = True) -> Work:
         self.comm.reduceScatter(send.data.ptr, recv.data.ptr, recv.size, self._type(send, what),
                                 self._op(op, send), self._stream())
         return Work()

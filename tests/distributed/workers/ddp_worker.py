@@ -64,6 +64,22 @@ class SometimesUnused(nn.Module):
         return out
 
 
+class ConvBN(nn.Module):
+    """BatchNorm after a convolution (4-D) and after a linear layer (2-D)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, kernel_size=3)
+        self.bn2d = nn.BatchNorm2d(3)
+        self.hidden = nn.Linear(3 * 2 * 4, 8)
+        self.bn1d = nn.BatchNorm1d(8)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, X):
+        h = bw.relu(self.bn2d(self.conv(X.reshape(-1, 1, 2, 3).repeat(1, 1, 2, 2))))
+        return self.out(bw.relu(self.bn1d(self.hidden(h.flatten(1)))))
+
+
 def batches(world: int, steps: int, seed: int = 1) -> list[tuple[bw.Tensor, bw.Tensor]]:
     """The global batches (N * LOCAL_BATCH samples), identical on every rank (own generator)."""
     g = bw.Generator().manual_seed(seed)
@@ -232,10 +248,28 @@ def scenario_checkpoint(rank: int, world: int, folder: str) -> None:
     assert_same(resumed.module, straight.module, "resume from checkpoint")
 
 
+def scenario_syncbn(rank: int, world: int) -> None:
+    model, reference = build(ConvBN, rank)
+    data = batches(world, STEPS)
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert isinstance(sync.bn2d, nn.SyncBatchNorm) and sync.bn2d.weight is model.bn2d.weight
+    ddp = train_ddp(DDP(sync), data, rank)
+    train_reference(reference, data)  # plain BatchNorm over the whole batch in one process
+    assert_same(ddp.module, reference, "SyncBatchNorm")
+    got = dict(ddp.module.named_buffers())
+    for name, b in reference.named_buffers():
+        np.testing.assert_allclose(got[name].numpy(), b.numpy(), rtol=2e-5, atol=2e-6,
+                                   err_msg=f"SyncBatchNorm buffer {name}")
+    ddp.eval()
+    reference.eval()
+    X = data[0][0]
+    np.testing.assert_allclose(ddp(X).detach().numpy(), reference(X).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
 SCENARIOS = {
     "equivalence": scenario_equivalence, "small_buckets": scenario_small_buckets, "lazy": scenario_lazy,
     "no_sync": scenario_no_sync, "tied": scenario_tied, "unused": scenario_unused,
-    "buffers": scenario_buffers,
+    "buffers": scenario_buffers, "syncbn": scenario_syncbn,
 }
 
 

@@ -1,4 +1,4 @@
-"""Parallel training wrappers (``torch.nn.parallel``): ``DistributedDataParallel``.
+"""Parallel training (``torch.nn.parallel``): ``DistributedDataParallel``, ``SyncBatchNorm``.
 
 Needs a process group (``brickwork.distributed.init_process_group``); see
 ``brickwork/distributed/README.md`` for how the pieces fit.
@@ -7,5 +7,6 @@ Needs a process group (``brickwork.distributed.init_process_group``); see
 from __future__ import annotations
 
 from brickwork.nn.parallel.distributed import DistributedDataParallel
+from brickwork.nn.parallel.sync_batchnorm import SyncBatchNorm
 
-__all__ = ["DistributedDataParallel"]
+__all__ = ["DistributedDataParallel", "SyncBatchNorm"]
