@@ -265,3 +265,26 @@ def test_empty_dim_list_reduces_everything(device):
     for fn in (lambda x: x.sum(dim=()), lambda x: x.mean(dim=[]), lambda x: x.amax(dim=()),
                lambda x: x.sum((), keepdim=True)):
         check_op(fn, fn, [a], device, gradcheck=False)
+
+
+NUMPY_NAMES = ["sum(axis=0)", "sum(axis=1, keepdims=True)", "mean(axis=[0, 1])", "cumsum(axis=0)",
+               "max(axis=1)", "min(axis=0, keepdims=True)", "argmax(axis=1)", "std(axis=0)",
+               "var(axis=1, unbiased=False)", "prod(axis=0)", "all(axis=0)", "any(axis=1)", "amax(axis=1)",
+               "logsumexp(axis=1)", "count_nonzero(axis=0)", "norm(dim=1, keepdim=True)", "softmax(axis=1)",
+               "log_softmax(axis=0)"]
+
+
+@pytest.mark.parametrize("call", NUMPY_NAMES)
+def test_numpy_argument_names_like_pytorch(call, device):
+    # tutorial code writes A.sum(axis=0, keepdims=True); PyTorch accepts NumPy's names
+    def fn(x):
+        return eval(f"x.{call}")
+
+    check_op(fn, fn, [_data((2, 3))], device, gradcheck=False,
+             grad=not call.startswith(("argmax", "all", "any", "count_nonzero")))
+    if call.startswith(("sum", "mean", "softmax")):
+        name, args = call.split("(", 1)
+        check_op(lambda x: eval(f"bw.{name}(x, {args}"), lambda x: eval(f"torch.{name}(x, {args}"),
+                 [_data((2, 3))], device, gradcheck=False)
+    with pytest.raises(TypeError, match="both dim= and its alias axis="):
+        bw.ones(2).sum(dim=0, axis=0)

@@ -410,3 +410,25 @@ def test_zero_dim_inputs(device):
     check_op(lambda x, i: x.index_select(0, i), lambda x, i: x.index_select(0, i), [s, np.array([0])], device)
     check_op(lambda x: x.squeeze(0).unsqueeze(-1), lambda x: x.squeeze(0).unsqueeze(-1), [s], device)
     check_op(lambda x: x.transpose(0, -1), lambda x: x.transpose(0, -1), [s], device)
+
+
+SHAPE_NUMPY_NAMES = ["squeeze(axis=0)", "unsqueeze(axis=1)", "chunk(2, axis=1)",
+                     "repeat_interleave(2, axis=0)", "unbind(axis=1)", "narrow(axis=1, start=0, length=2)",
+                     "reshape(shape=(3, 2))",
+                     "permute(dims=(1, 0))", "flip(dims=(0,))", "roll(1, dims=0)", "unflatten(1, (3, 1))"]
+
+
+@pytest.mark.parametrize("call", SHAPE_NUMPY_NAMES)
+def test_shape_ops_accept_pytorch_keywords(call, device):
+    def fn(x):
+        return eval(f"x.{call}")
+
+    check_op(fn, fn, [_data(2, 3)], device, gradcheck=False)
+
+
+def test_cat_stack_with_axis(device):
+    a, b = _data(2, 3), _data(2, 3)
+    check_op(lambda x, y: bw.cat((x, y), axis=1), lambda x, y: torch.cat((x, y), axis=1), [a, b], device,
+             gradcheck=False)
+    check_op(lambda x, y: bw.stack([x, y], axis=2), lambda x, y: torch.stack([x, y], axis=2), [a, b], device,
+             gradcheck=False)

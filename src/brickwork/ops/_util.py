@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -9,7 +11,8 @@ import numpy as np
 from brickwork import dtypes
 from brickwork.tensor import Tensor, _cast, _norm_dim
 
-__all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "shape_args"]
+__all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "shape_args",
+           "numpy_names"]
 
 
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -162,3 +165,28 @@ def shape_args(args: tuple, op: str) -> tuple[int, ...]:
         return tuple(int(a) for a in args)
     except TypeError:
         raise TypeError(f"{op}: sizes must be integers, got {args!r}") from None
+
+
+def numpy_names(fn: Callable) -> Callable:
+    """Accept NumPy's ``axis=`` and ``keepdims=`` for ``dim=`` and ``keepdim=``, as PyTorch does.
+
+    Tutorial code writes ``X.sum(axis=0, keepdims=True)``; PyTorch's argument
+    parser maps those names, so brickwork does too.
+
+    >>> import brickwork as bw
+    >>> bw.ones(2, 3).sum(axis=1, keepdims=True).shape
+    brickwork.Size([2, 1])
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            if "axis" in kwargs:
+                if "dim" in kwargs:
+                    raise TypeError(f"{fn.__name__}(): got both dim= and its alias axis=")
+                kwargs["dim"] = kwargs.pop("axis")
+            if "keepdims" in kwargs:
+                kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from brickwork.autograd import Function
-from brickwork.ops._util import as_float, norm_dim
+from brickwork.ops._util import as_float, norm_dim, numpy_names
 from brickwork.tensor import Tensor
 
 
@@ -79,6 +79,7 @@ class Linear(Function):
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
+@numpy_names
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """Softmax over ``dim``, computed stably (shifted by the maximum)."""
     x = as_float(input if dtype is None else input.to(dtype))
@@ -88,6 +89,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     return Softmax.apply(x, axis=axis)
 
 
+@numpy_names
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """``log(softmax(x))`` computed stably in one step."""
     x = as_float(input if dtype is None else input.to(dtype))

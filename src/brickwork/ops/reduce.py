@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import Function, _wrap
-from brickwork.ops._util import as_float, norm_dim, norm_dims
+from brickwork.ops._util import as_float, norm_dim, norm_dims, numpy_names
 from brickwork.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -192,6 +192,7 @@ class Norm2(Function):
 # functions
 
 
+@numpy_names
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dims when None); bools and ints sum to int64."""
     axes = norm_dims(dim, input._data.ndim, "sum")
@@ -205,6 +206,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     return Sum.apply(input, axes=axes, keepdim=keepdim, dtype=np_dtype)
 
 
+@numpy_names
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
     if dtype is not None:
@@ -226,6 +228,7 @@ def _correction(unbiased: Any, correction: Any) -> float:
     return 1.0 if unbiased else 0.0
 
 
+@numpy_names
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
     """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics."""
@@ -259,6 +262,7 @@ class SqrtOfVariance(Function):
             return (self.xp.where(out == 0, 0, g / (2 * out)).astype(g.dtype, copy=False),)
 
 
+@numpy_names
 def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
     """Standard deviation (see :func:`var`).
@@ -272,18 +276,21 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
     return SqrtOfVariance.apply(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+@numpy_names
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
     return (var(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
 
+@numpy_names
 def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
 
+@numpy_names
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
@@ -314,21 +321,25 @@ def _max_min(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
     return values_indices(values, _wrap(idx.astype(np.int64, copy=False), input._device))
 
 
+@numpy_names
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
     return _max_min(input, dim, keepdim, True)
 
 
+@numpy_names
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise."""
     return _max_min(input, dim, keepdim, False)
 
 
+@numpy_names
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amax")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=True)
 
 
+@numpy_names
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amin")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=False)
@@ -353,10 +364,12 @@ def _arg(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Tensor:
     return _wrap(xp.asarray(idx), input._device)
 
 
+@numpy_names
 def argmax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _arg(input, dim, keepdim, True)
 
 
+@numpy_names
 def argmin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _arg(input, dim, keepdim, False)
 
@@ -368,18 +381,22 @@ def _logical_reduce(input: Tensor, dim: Any, keepdim: bool, name: str) -> Tensor
     return _wrap(input._device.xp.asarray(res), input._device)
 
 
+@numpy_names
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return _logical_reduce(input, dim, keepdim, "all")
 
 
+@numpy_names
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return _logical_reduce(input, dim, keepdim, "any")
 
 
+@numpy_names
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
     return sum(input != 0, dim=dim)
 
 
+@numpy_names
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed stably."""
     x = as_float(input)
@@ -387,6 +404,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(x, axes=axes, keepdim=keepdim)
 
 
+@numpy_names
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
@@ -396,6 +414,7 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return CumSum.apply(input, axis=axis)
 
 
+@numpy_names
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          dtype: Any = None) -> Tensor:
     """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from brickwork import dtypes
 from brickwork.autograd import DeviceMismatchError, Function, _mode, _wrap
-from brickwork.ops._util import norm_dim, promote, shape_args, sum_to
+from brickwork.ops._util import norm_dim, numpy_names, promote, shape_args, sum_to
 from brickwork.tensor import Tensor, _cast
 
 # ---------------------------------------------------------------------------
@@ -306,9 +306,12 @@ class ConstantPad(Function):
 # functions: views
 
 
-def reshape(input: Tensor, *shape: Any) -> Tensor:
-    """A tensor with the same data and a new shape (one size may be -1)."""
-    shape = _infer_shape(shape_args(shape, "reshape"), input._data.size, input._data.shape, "reshape")
+def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    """A tensor with the same data and a new shape (one size may be -1): ``reshape(2, 3)``,
+    ``reshape((2, 3))`` or ``reshape(shape=(2, 3))``."""
+    if shape is not None:
+        sizes = (shape,)
+    shape = _infer_shape(shape_args(sizes, "reshape"), input._data.size, input._data.shape, "reshape")
     if shape == input._data.shape:
         return _alias(input)
     return Reshape.apply(input, shape=shape)
@@ -381,6 +384,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(input, shape[:s] + (n,) + shape[e + 1:])
 
 
+@numpy_names
 def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
     shape = input._data.shape
     d = norm_dim(dim, len(shape), "unflatten")
@@ -388,6 +392,7 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
     return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
+@numpy_names
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     shape = input._data.shape
     if dim is None:
@@ -399,14 +404,16 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     return reshape(input, new)
 
 
+@numpy_names
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     shape = input._data.shape
     d = norm_dim(dim, len(shape) + 1, "unsqueeze")
     return reshape(input, shape[:d] + (1,) + shape[d:])
 
 
-def permute(input: Tensor, *dims: Any) -> Tensor:
-    dims = shape_args(dims, "permute")
+def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
+    """The dimensions in a new order: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``dims=``."""
+    dims = shape_args(order if dims is None else (dims,), "permute")
     nd = input._data.ndim
     if len(dims) != nd:
         raise RuntimeError(
@@ -556,6 +563,7 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
 # functions: copies
 
 
+@numpy_names
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Concatenate along ``dim`` (dtypes promote as in PyTorch)."""
     tensors = list(tensors)
@@ -591,6 +599,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
 concat = concatenate = cat
 
 
+@numpy_names
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
@@ -643,6 +652,7 @@ def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Ten
 builtins_sum = sum
 
 
+@numpy_names
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     axis = norm_dim(dim, input._data.ndim, "chunk")
     n = input._data.shape[axis]
@@ -652,6 +662,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(input, max(size, 1), axis)
 
 
+@numpy_names
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple[Tensor, ...]:
     axis = norm_dim(dim, input._data.ndim, "tensor_split")
     n = input._data.shape[axis]
@@ -660,6 +671,7 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple[Tensor, ..
     return split(input, sizes, axis)
 
 
+@numpy_names
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     axis = norm_dim(dim, input._data.ndim, "unbind")
     index = [slice(None)] * input._data.ndim
@@ -670,6 +682,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+@numpy_names
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "narrow")
     n = input._data.shape[axis]
@@ -727,6 +740,7 @@ def tile(input: Tensor, *dims: Any) -> Tensor:
     return Repeat.apply(input, reps=reps)
 
 
+@numpy_names
 def repeat_interleave(input: Tensor, repeats: int, dim: Any = None) -> Tensor:
     if dim is None:
         input, dim = flatten(input), 0
@@ -747,6 +761,7 @@ def _index_array(index: Any, like: Tensor, op: str) -> Any:
     return arr
 
 
+@numpy_names
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
     axis = norm_dim(dim, input._data.ndim, "gather")
@@ -774,12 +789,14 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 take_along_dim = gather
 
 
+@numpy_names
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "scatter_add")
     idx = _index_array(index, input, "scatter_add")
     return ScatterAdd.apply(input, _wrap(idx, input._device), src, axis=axis)
 
 
+@numpy_names
 def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "scatter")
     idx = _index_array(index, input, "scatter")
@@ -788,6 +805,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any 
     return Scatter.apply(input, _wrap(idx, input._device), src, axis=axis)
 
 
+@numpy_names
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "index_select")
     idx = _index_array(index, input, "index_select")
