@@ -198,3 +198,15 @@ def test_legacy_size_average_and_reduce_flags(device):
 def test_mismatched_regression_shapes_warn(device):
     with pytest.warns(UserWarning, match="different to the input size"):
         F.mse_loss(bw.zeros(3, 1, device=device), bw.zeros(3, device=device))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_regression_losses_with_per_element_weight(name, reduction, device):
+    x, y, w = rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4)), rng.random((3, 4))
+    check_op(lambda a, b, w: getattr(F, name)(a, b, reduction=reduction, weight=w),
+             lambda a, b, w: getattr(TF, name)(a, b, reduction=reduction, weight=w), [x, y, w], device,
+             gradcheck=name != "huber_loss")
+    with pytest.raises(ValueError, match="same size"):
+        getattr(F, name)(bw.zeros(3, device=device), bw.zeros(3, device=device),
+                         weight=bw.ones(2, device=device))

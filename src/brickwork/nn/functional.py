@@ -16,7 +16,7 @@ import numpy as np
 
 from brickwork.autograd import _wrap
 from brickwork.ops import elementwise as ew
-from brickwork.ops import linalg
+from brickwork.ops import linalg, nn_ops
 from brickwork.ops import reduce as rd
 from brickwork.ops import shape as sh
 from brickwork.ops.activation import (
@@ -49,7 +49,7 @@ from brickwork.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from brickwork.ops.nn_ops import linear, log_softmax, softmax
+from brickwork.ops.nn_ops import linear
 from brickwork.ops.norm import batch_norm, group_norm, layer_norm
 from brickwork.ops.pool import (
     adaptive_avg_pool1d,
@@ -171,7 +171,22 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * ew.sigmoid(b)
 
 
-def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """Softmax over ``dim``, computed stably (PyTorch's argument order).
+
+    >>> import brickwork as bw
+    >>> softmax(bw.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    return nn_ops.softmax(input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """``log(softmax(x))`` over ``dim``, computed stably in one step."""
+    return nn_ops.log_softmax(input, dim, dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """``softmax(-x)`` over ``dim``."""
     return softmax(-input, dim=dim, dtype=dtype)
 

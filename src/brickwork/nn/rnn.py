@@ -22,7 +22,7 @@ from brickwork.ops import elementwise as ew
 from brickwork.ops import shape as sh
 from brickwork.tensor import Tensor
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -305,14 +305,13 @@ class _CellBase(Module):
                                f"input of shape {tuple(input.shape)}")
         batched = input.ndim == 2
         x = input if batched else input.unsqueeze(0)
-        zeros = creation.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
-        if self.mode == "LSTM":
-            h, c = hx if hx is not None else (zeros, zeros)
-            h, c = (h, c) if batched else (h.unsqueeze(0), c.unsqueeze(0))
+        if hx is None:
+            zeros = creation.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+            h, c = zeros, (zeros if self.mode == "LSTM" else None)
+        elif self.mode == "LSTM":
+            h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
         else:
-            h = hx if hx is not None else zeros
-            h = h if batched else h.unsqueeze(0)
-            c = None
+            h, c = (hx if batched else hx.unsqueeze(0)), None
         h, c = _rnn_step(self.mode, F.linear(x, self.weight_ih, self.bias_ih), h, c,
                          self.weight_hh, self.bias_hh)
         if not batched:

@@ -410,9 +410,23 @@ def _difference(op: str, input: Tensor, target: Tensor) -> Tensor:
     return input - target
 
 
+def _per_element_weight(loss: Tensor, weight: Tensor | None, reduction: str, input: Tensor,
+                        op: str, mean_over_weights: bool) -> Tensor:
+    """PyTorch's optional elementwise ``weight`` of the regression losses."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weights and input must have the same size, got weight "
+                         f"{tuple(weight.shape)} and input {tuple(input.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_over_weights:
+        return rd.sum(loss) / rd.sum(weight)
+    return _reduce(loss, reduction)
+
+
 def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-             reduction: str = "mean") -> Tensor:
-    """Mean squared error ``(input - target)²``.
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean squared error ``(input - target)²`` (``weight``: per element; mean divides by its sum).
 
     >>> import brickwork as bw
     >>> mse_loss(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 4.0]))
@@ -421,12 +435,12 @@ def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: An
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
     d = _difference("mse_loss", input, target)
-    return _reduce(d * d, reduction)
+    return _per_element_weight(d * d, weight, reduction, input, "mse_loss", True)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
-            reduction: str = "mean") -> Tensor:
-    """Mean absolute error ``|input - target|``.
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error ``|input - target|`` (``weight``: per element; mean divides by its sum).
 
     >>> import brickwork as bw
     >>> l1_loss(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 4.0]))
@@ -434,7 +448,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "l1_loss")
-    return _reduce(ew.abs(_difference("l1_loss", input, target)), reduction)
+    loss = ew.abs(_difference("l1_loss", input, target))
+    return _per_element_weight(loss, weight, reduction, input, "l1_loss", True)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
@@ -457,9 +472,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, redu
     return _reduce(loss, reduction)
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
-               delta: float = 1.0) -> Tensor:
-    """``0.5·d²`` where ``|d| < delta``, else ``delta·(|d| - 0.5·delta)``.
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """``0.5·d²`` where ``|d| < delta``, else ``delta·(|d| - 0.5·delta)`` (optionally weighted).
 
     >>> import brickwork as bw
     >>> huber_loss(bw.tensor([0.0, 0.0]), bw.tensor([0.5, 3.0]), reduction="none")
@@ -471,7 +486,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     d = _difference("huber_loss", input, target)
     a = ew.abs(d)
     loss = ew.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
-    return _reduce(loss, reduction)
+    return _per_element_weight(loss, weight, reduction, input, "huber_loss", False)
 
 
 def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,

@@ -1,0 +1,107 @@
+"""Linear, Conv, Embedding, Dropout modules: default initialisation (PyTorch's distributions),
+train vs eval, padding_idx, size errors naming the layer, device/dtype factory arguments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import brickwork as bw
+from brickwork import nn
+
+
+def _uniform_within(t, bound):
+    a = t.detach().numpy()
+    assert np.abs(a).max() <= bound + 1e-7
+    if a.size >= 1000:  # enough samples to see U(-bound, bound)'s spread
+        assert np.abs(a).max() > 0.95 * bound
+        assert abs(a.std() - bound / math.sqrt(3)) < 0.05 * bound
+
+
+def test_linear_default_init_is_pytorchs():
+    layer = nn.Linear(20, 256)
+    _uniform_within(layer.weight, 1 / math.sqrt(20))
+    _uniform_within(layer.bias, 1 / math.sqrt(20))
+    assert type(layer.weight) is nn.Parameter and layer.weight.dtype == bw.float32
+
+
+def test_conv_default_init_is_pytorchs():
+    conv = nn.Conv2d(6, 16, 5)
+    _uniform_within(conv.weight, 1 / math.sqrt(6 * 25))
+    _uniform_within(conv.bias, 1 / math.sqrt(6 * 25))
+    tconv = nn.ConvTranspose2d(6, 16, 3)
+    _uniform_within(tconv.weight, 1 / math.sqrt(16 * 9))  # PyTorch's fan_in of (in, out, k, k)
+
+
+def test_rnn_and_embedding_default_init():
+    rnn = nn.LSTM(10, 64)
+    for p in rnn.parameters():
+        assert np.abs(p.detach().numpy()).max() <= 1 / 8 + 1e-7
+    emb = nn.Embedding(1000, 16, padding_idx=3)
+    w = emb.weight.detach().numpy()
+    assert not w[3].any()
+    assert abs(w.std() - 1.0) < 0.05 and abs(w.mean()) < 0.05
+
+
+def test_mha_default_init():
+    mha = nn.MultiheadAttention(16, 4)
+    bound = math.sqrt(6 / (16 + 48))  # xavier_uniform on (3E, E)
+    assert np.abs(mha.in_proj_weight.detach().numpy()).max() <= bound + 1e-7
+    assert not mha.in_proj_bias.detach().numpy().any() and not mha.out_proj.bias.detach().numpy().any()
+
+
+def test_factory_arguments():
+    layer = nn.Linear(3, 2, dtype=bw.float64, device="cpu")
+    assert layer.weight.dtype == bw.float64 and layer.bias.dtype == bw.float64
+    assert nn.Conv2d(1, 2, 3, dtype=bw.float64).weight.dtype == bw.float64
+    assert nn.BatchNorm1d(3, dtype=bw.float64).running_mean.dtype == bw.float64
+
+
+def test_dropout_module_train_and_eval():
+    drop = nn.Dropout(0.5)
+    x = bw.ones(1000)
+    y = drop(x)
+    assert 300 < int((y.numpy() == 0).sum()) < 700
+    drop.eval()
+    assert drop(x) is x
+    net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.9))
+    net.eval()
+    out = net(bw.ones(2, 4))
+    np.testing.assert_allclose(out.detach().numpy(), net[0](bw.ones(2, 4)).detach().numpy())
+
+
+def test_embedding_module_padding_idx_and_from_pretrained():
+    emb = nn.Embedding(5, 3, padding_idx=0)
+    emb(bw.tensor([[0, 1, 0]])).sum().backward()
+    assert not emb.weight.grad.numpy()[0].any() and emb.weight.grad.numpy()[1].all()
+    table = bw.arange(6.0).reshape(3, 2)
+    frozen = nn.Embedding.from_pretrained(table)
+    assert not frozen.weight.requires_grad
+    np.testing.assert_array_equal(frozen(bw.tensor([2])).numpy(), [[4.0, 5.0]])
+
+
+def test_embedding_matches_pytorch_with_copied_weights():
+    t = torch.nn.Embedding(7, 4, padding_idx=2, max_norm=1.5)
+    b = nn.Embedding(7, 4, padding_idx=2, max_norm=1.5)
+    b.load_state_dict({"weight": bw.tensor(t.weight.detach().numpy())})
+    idx = np.array([[1, 2, 6], [6, 0, 1]])
+    np.testing.assert_allclose(b(bw.tensor(idx)).detach().numpy(), t(torch.tensor(idx)).detach().numpy(),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("layer,x,message", [
+    (lambda: nn.Linear(4, 2), (3, 5), "Linear was built for in_features=4 but received an input with "
+                                      r"in_features=5 \(input of shape \(3, 5\)\)"),
+    (lambda: nn.Conv2d(3, 2, 3), (1, 4, 5, 5), "Conv2d was built for in_channels=3 but received an input "
+                                               "with in_channels=4"),
+    (lambda: nn.LSTM(3, 2), (4, 1, 5), "LSTM was built for input_size=3 but received an input with "
+                                       "input_size=5"),
+])
+def test_size_errors_name_layer_built_and_received(layer, x, message):
+    net = nn.Sequential(nn.Identity(), layer())
+    with pytest.raises(RuntimeError, match=message) as info:
+        net(bw.zeros(*x))
+    assert str(info.value).startswith("in 1 (")  # the module path, added by Module.__call__

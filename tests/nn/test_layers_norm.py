@@ -1,0 +1,93 @@
+"""BatchNorm modules: running statistics as buffers, momentum (incl. None), eval mode,
+track_running_stats, affine, against PyTorch over several training steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import brickwork as bw
+from brickwork import nn
+from nn._catalogue_checks import check_layer, copy_weights
+
+rng = np.random.default_rng(29)
+
+
+def _steps(b_layer, t_layer, shape, steps=3, dt=np.float64):
+    for _ in range(steps):
+        x = rng.standard_normal(shape).astype(dt)
+        bx = bw.tensor(x, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        bo, to = b_layer(bx), t_layer(tx)
+        np.testing.assert_allclose(bo.detach().numpy(), to.detach().numpy(), rtol=1e-7, atol=1e-9)
+        bo.sum().backward()
+        to.sum().backward()
+        np.testing.assert_allclose(bx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-9)
+    for (name, bb), (_, tb) in zip(b_layer.named_buffers(), t_layer.named_buffers()):
+        np.testing.assert_allclose(bb.numpy(), tb.numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (4, 3)), ("BatchNorm1d", (4, 3, 5)),
+                                       ("BatchNorm2d", (4, 3, 2, 2)), ("BatchNorm3d", (2, 3, 2, 2, 2))])
+@pytest.mark.parametrize("kw", [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3),
+                                dict(affine=False), dict(bias=False),
+                                dict(track_running_stats=False)], ids=str)
+def test_batchnorm_train_then_eval_matches_pytorch(cls, shape, kw):
+    b_layer = getattr(nn, cls)(3, **kw).double()
+    t_layer = getattr(torch.nn, cls)(3, **kw).double()
+    copy_weights(t_layer, b_layer)
+    _steps(b_layer, t_layer, shape)
+    b_layer.eval()
+    t_layer.eval()
+    _steps(b_layer, t_layer, shape, steps=1)
+
+
+def test_batchnorm_parity_with_gradients_of_parameters(device):
+    check_layer(lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3),
+                [rng.standard_normal((4, 3, 2, 2))], device, train=True)
+    check_layer(lambda: nn.BatchNorm1d(3), lambda: torch.nn.BatchNorm1d(3), [rng.standard_normal((4, 3))],
+                device, train=False)
+
+
+def test_batchnorm_buffers_and_counter():
+    bn = nn.BatchNorm2d(3)
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert bn.num_batches_tracked.dtype == bw.int64
+    bn(bw.randn(4, 3, 2, 2))
+    bn(bw.randn(4, 3, 2, 2))
+    assert bn.num_batches_tracked.item() == 2
+    bn.eval()
+    bn(bw.randn(4, 3, 2, 2))
+    assert bn.num_batches_tracked.item() == 2
+    bn.reset_running_stats()
+    assert bn.num_batches_tracked.item() == 0 and bn.running_var.numpy().tolist() == [1.0, 1.0, 1.0]
+
+
+def test_batchnorm_eval_is_a_fixed_affine_map():
+    bn = nn.BatchNorm1d(2).eval()
+    with bw.no_grad():
+        bn.running_mean.copy_(bw.tensor([1.0, -1.0]))
+        bn.running_var.copy_(bw.tensor([4.0, 1.0]))
+    out = bn(bw.tensor([[3.0, 0.0]]))
+    np.testing.assert_allclose(out.detach().numpy(), [[2.0 / np.sqrt(4 + 1e-5), 1.0 / np.sqrt(1 + 1e-5)]],
+                               rtol=1e-6)
+
+
+def test_batchnorm_errors_name_layer_and_sizes():
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input \(got 3D"):
+        nn.BatchNorm2d(3)(bw.zeros(2, 3, 4))
+    with pytest.raises(RuntimeError, match="BatchNorm1d was built for num_features=3 but received an input "
+                                           "with num_features=5"):
+        nn.BatchNorm1d(3)(bw.zeros(2, 5))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(bw.zeros(1, 3))
+
+
+def test_layernorm_and_groupnorm_init_and_errors():
+    ln = nn.LayerNorm(4)
+    assert ln.weight.tolist() == [1.0] * 4 and ln.bias.tolist() == [0.0] * 4
+    with pytest.raises(RuntimeError, match="LayerNorm was built for normalized_shape=\\(4,\\)"):
+        ln(bw.zeros(2, 5))
+    with pytest.raises(ValueError, match="divisible by num_groups"):
+        nn.GroupNorm(4, 6)
