@@ -457,3 +457,35 @@ def test_grad_mode_decorators_without_parentheses_and_set_grad_enabled(device):
     assert f.__name__ == "f" and bw.is_grad_enabled()
     with bw.no_grad():
         assert h(x).requires_grad
+
+
+def test_gradcheck_catches_a_wrong_backward(device):
+    from brickwork.testing import gradcheck
+
+    class WrongSquare(Function):
+        saved_inputs = (0,)
+
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, grad):
+            return (grad * self.x,)  # should be 2 * x * grad
+
+    x = bw.randn(3, dtype=bw.float64, device=device, requires_grad=True)
+    assert gradcheck(lambda t: t * t, [x])
+    with pytest.raises(AssertionError, match="differs from central differences"):
+        gradcheck(WrongSquare.apply, [x])
+    assert gradcheck(WrongSquare.apply, [x], raise_exception=False) is False
+    with pytest.raises(ValueError, match="float64"):
+        gradcheck(lambda t: t * t, [bw.randn(3, device=device, requires_grad=True)])
+
+
+def test_gradcheck_on_several_inputs_and_outputs(device):
+    from brickwork.testing import gradcheck
+
+    a = bw.randn(2, 3, dtype=bw.float64, device=device, requires_grad=True)
+    b = bw.randn(3, dtype=bw.float64, device=device, requires_grad=True)
+    c = bw.tensor([1, 2], device=device)  # integer inputs are passed through, not perturbed
+    assert gradcheck(lambda x, y, i: (x * y, (x.T @ x).sum() * i.sum()), [a, b, c])
+    assert gradcheck(lambda x: x.T[::2], [a])  # non-contiguous outputs

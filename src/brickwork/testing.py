@@ -72,7 +72,8 @@ def gradcheck(
     grads = autograd.grad(
         [o for o, _ in float_outs],
         wrt,
-        grad_outputs=[Tensor(v) if isinstance(v, np.ndarray) else v for _, v in float_outs],
+        # the cotangents exactly as the numerical side uses them: same dtype, on the output's device
+        grad_outputs=[autograd._wrap(v, o._device) for o, v in float_outs],
         allow_unused=True,
     )
     ok = True
