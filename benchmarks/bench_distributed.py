@@ -67,8 +67,12 @@ def _models():
 WINDOWS = 3
 
 
-def _train_throughput(factory, batch: int, steps: int) -> float:
-    """Samples per second over all ranks for forward + backward + SGD step (slowest rank's time)."""
+def _train_throughput(factory, batch: int, steps: int, ddp: bool = True) -> float:
+    """Samples per second over all ranks for forward + backward + SGD step (slowest rank's time).
+
+    ``ddp=False``: the same loop with each rank training its own model, no communication at all:
+    what these cores can do at this moment, the ceiling for DDP on this machine.
+    """
     import time
 
     import brickwork as bw
@@ -77,15 +81,15 @@ def _train_throughput(factory, batch: int, steps: int) -> float:
 
     rank, world = dist.get_rank(), dist.get_world_size()
     bw.manual_seed(0)
-    ddp = nn.parallel.DistributedDataParallel(factory())
-    opt = bw.optim.SGD(ddp.parameters(), lr=0.01, momentum=0.9)
+    model = nn.parallel.DistributedDataParallel(factory()) if ddp else factory()
+    opt = bw.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     g = bw.Generator().manual_seed(rank)
     X = bw.randn(batch, 1, 28, 28, generator=g)
     y = bw.randint(0, 10, (batch,), generator=g)
 
     def step() -> None:
         opt.zero_grad()
-        nn.functional.cross_entropy(ddp(X), y).backward()
+        nn.functional.cross_entropy(model(X), y).backward()
         opt.step()
 
     for _ in range(3):
@@ -156,9 +160,10 @@ def worker(args: argparse.Namespace) -> None:
     import brickwork.distributed as dist
 
     dist.init_process_group("mpi")
-    result = {"world": dist.get_world_size(), "throughput": {}, "allreduce": {}}
+    result = {"world": dist.get_world_size(), "throughput": {}, "alone": {}, "allreduce": {}}
     for name, factory in _models().items():
         result["throughput"][name] = _train_throughput(factory, args.batch, args.steps)
+        result["alone"][name] = _train_throughput(factory, args.batch, args.steps, ddp=False)
     if dist.get_world_size() > 1:
         for size in args.sizes_mb.split(","):
             result["allreduce"][size] = _allreduce_times(float(size), args.repeats)
@@ -192,14 +197,19 @@ def driver(args: argparse.Namespace) -> None:
     print(f"load average before/after: {results['load_before']} / {load} (other programs share these cores)")
     print(f"brickwork.distributed over MPI: {os.cpu_count()} CPU cores, {args.threads} BLAS thread(s) "
           f"per process, {args.batch} samples per rank per step, best of {WINDOWS} x {args.steps} steps")
-    print("\nDDP training throughput (samples/s over all ranks) and scaling efficiency")
+    print("\nDDP training throughput (samples/s over all ranks); scaling efficiency = throughput with n "
+          "processes / (n x throughput with 1);\n'no-comm' = the same n processes training separately "
+          "(no communication: what the cores give at the moment), and DDP's share of it")
     base = results[procs[0]]["throughput"]
-    print(f"{'workload':10s}" + "".join(f"{f'{n} proc':>14s}" for n in procs)
-          + "".join(f"{f'eff. {n}':>10s}" for n in procs[1:]))
+    header = f"{'workload':10s}" + "".join(f"{f'{n} proc':>12s}" for n in procs)
+    for n in procs[1:]:
+        header += f"{f'eff. {n}':>10s}{f'no-comm {n}':>14s}{'DDP/no-comm':>13s}"
+    print(header)
     for name in base:
-        row = f"{name:10s}" + "".join(f"{results[n]['throughput'][name]:14.0f}" for n in procs)
-        row += "".join(f"{results[n]['throughput'][name] / (n * base[name]) * 100:9.0f}%"
-                       for n in procs[1:])
+        row = f"{name:10s}" + "".join(f"{results[n]['throughput'][name]:12.0f}" for n in procs)
+        for n in procs[1:]:
+            ddp, alone = results[n]["throughput"][name], results[n]["alone"][name]
+            row += f"{ddp / (n * base[name]) * 100:9.0f}%{alone:14.0f}{ddp / alone * 100:12.0f}%"
         print(row)
 
     for n in procs:

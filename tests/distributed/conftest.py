@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,18 +41,20 @@ def mpi4py_module():
 
 @pytest.fixture(scope="session")
 def run_mpi(mpi4py_module) -> Callable[..., subprocess.CompletedProcess]:
-    """``run_mpi(n, "worker.py", *args)``: run a worker on n processes; returns the finished process."""
+    """``run_mpi(n, "worker.py", *args)``: run a worker (or a script's path) on n processes."""
     launcher = _mpiexec()
     if launcher is None:
         pytest.skip("needs mpiexec (the mpich wheel: pip install 'brickwork[mpi]')")
 
-    def run(n: int, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(n: int, script: str, *args: str, check: bool = True,
+            cwd: Any = None) -> subprocess.CompletedProcess:
         # never inherit the identity a parent launcher may have given this pytest process
         env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_PREFIXES)}
         env["PYTHONUNBUFFERED"] = "1"
         command = [launcher, "-n", str(n), sys.executable, str(WORKERS / script), *args]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
+                                  cwd=cwd)
         except subprocess.TimeoutExpired as exc:
             raise AssertionError(
                 f"{' '.join(command[1:])} did not finish within {TIMEOUT_S} s (a hang):\n"

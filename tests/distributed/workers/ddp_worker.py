@@ -264,6 +264,9 @@ def scenario_syncbn(rank: int, world: int) -> None:
     reference.eval()
     X = data[0][0]
     np.testing.assert_allclose(ddp(X).detach().numpy(), reference(X).detach().numpy(), rtol=1e-4, atol=1e-5)
+    ddp.train()
+    with bw.sync_guard("error"):  # no hidden host syncs in DDP's or SyncBatchNorm's training step
+        nn.functional.cross_entropy(ddp(local(X, rank)), local(data[0][1], rank)).backward()
 
 
 SCENARIOS = {

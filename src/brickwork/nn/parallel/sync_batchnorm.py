@@ -82,8 +82,7 @@ class SyncBatchNorm(_BatchNorm):
         with no_grad():
             self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-            n = float(count.item())
-            unbiased = var * (n / max(n - 1.0, 1.0))
+            unbiased = var * count / (count - 1).clamp_min(1)  # on the device: no host sync
             self.running_mean.mul_(1 - factor).add_(mean.to(self.running_mean.dtype) * factor)
             self.running_var.mul_(1 - factor).add_(unbiased.to(self.running_var.dtype) * factor)
 
