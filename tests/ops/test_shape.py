@@ -432,3 +432,23 @@ def test_cat_stack_with_axis(device):
              gradcheck=False)
     check_op(lambda x, y: bw.stack([x, y], axis=2), lambda x, y: torch.stack([x, y], axis=2), [a, b], device,
              gradcheck=False)
+
+
+def test_broadcast_and_stacking_helpers(device):
+    a, b = _data(3, 1), _data(4)
+    check_op(lambda x: x.broadcast_to((2, 3, 4)), lambda x: x.broadcast_to((2, 3, 4)), [a], device)
+    check_op(lambda x, y: bw.broadcast_tensors(x, y), lambda x, y: torch.broadcast_tensors(x, y), [a, b],
+             device)
+    c, d = _data(2, 3), _data(2, 2)
+    check_op(lambda x, y: bw.hstack([x, y]), lambda x, y: torch.hstack([x, y]), [c, d], device)
+    check_op(lambda x, y: bw.vstack([x, y]), lambda x, y: torch.vstack([x, y]), [_data(3), _data(2, 3)],
+             device)
+    check_op(lambda x, y: bw.concat([x, y], 1), lambda x, y: torch.concat([x, y], 1), [c, d], device)
+    check_op(bw.fliplr, torch.fliplr, [c], device)
+    check_op(bw.flipud, torch.flipud, [c], device)
+    check_op(lambda x: x.swapaxes(0, 1), lambda x: x.swapaxes(0, 1), [c], device)
+    for args, idx in [((1,), np.array([[2], [0]])), ((0,), np.array([[1, 0, 1]])), ((), np.array([5, 0]))]:
+        check_op(lambda x, i: x.take_along_dim(i, *args), lambda x, i: x.take_along_dim(i, *args), [c, idx],
+                 device)
+        check_op(lambda x, i: bw.take_along_dim(x, i, *args), lambda x, i: torch.take_along_dim(x, i, *args),
+                 [c, idx], device, gradcheck=False)

@@ -786,7 +786,35 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return TakeAlong.apply(input, _wrap(idx, input._device), axis=axis)
 
 
-take_along_dim = gather
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """Values of ``input`` at ``indices`` along ``dim`` (PyTorch's argument order); the other
+    dimensions broadcast. Without ``dim`` both are flattened first.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[10, 30, 20], [60, 40, 50]])
+    >>> bw.take_along_dim(x, x.argmax(1, keepdim=True), dim=1)
+    tensor([[30],
+            [60]])
+    """
+    if dim is None:
+        return gather(flatten(input), 0, flatten(indices))
+    axis = norm_dim(dim, input._data.ndim, "take_along_dim")
+    ishape, jshape = input._data.shape, tuple(indices.shape)
+    if len(ishape) != len(jshape):
+        raise RuntimeError(
+            f"take_along_dim: input {tuple(ishape)} and indices {jshape} need the same number of dimensions"
+        )
+    try:
+        common = list(np.broadcast_shapes(ishape[:axis] + ishape[axis + 1:],
+                                          jshape[:axis] + jshape[axis + 1:]))
+    except ValueError:
+        raise RuntimeError(
+            f"take_along_dim: shapes {tuple(ishape)} and {jshape} cannot be broadcast outside dim {axis}"
+        ) from None
+    in_shape = common[:axis] + [ishape[axis]] + common[axis:]
+    idx_shape = common[:axis] + [jshape[axis]] + common[axis:]
+    idx = indices if isinstance(indices, Tensor) else _wrap(input._device.xp.asarray(indices), input._device)
+    return gather(expand(input, *in_shape), axis, expand(idx, *idx_shape))
 
 
 @numpy_names
