@@ -92,6 +92,7 @@ from brickwork.ops.elementwise import (
     log10, logical_and, logical_not, logical_or, logical_xor, lt, masked_fill, maximum,
     minimum, mul, multiply, ne, neg, negative, pow, reciprocal, relu, remainder, round, rsqrt,
     sigmoid, sign, sin, sqrt, square, sub, subtract, tanh, true_divide, trunc, where,
+    cosh, fmod, nan_to_num, sinh, tan,
 )
 from brickwork.dtypes import promote_types
 from brickwork.ops._util import result_type
@@ -99,14 +100,14 @@ from brickwork.ops.linalg import bmm, dot, einsum, inner, matmul, mm, mv, outer
 from brickwork.ops.nn_ops import log_softmax, softmax
 from brickwork.ops.reduce import (
     all, amax, amin, any, argmax, argmin, count_nonzero, cumsum, logsumexp, max, mean, min,
-    norm, prod, std, std_mean, sum, var, var_mean,
+    norm, prod, std, std_mean, sum, var, var_mean, argsort, sort, topk,
 )
 from brickwork.ops.shape import (
     argwhere, broadcast_tensors, broadcast_to, cat, chunk, clone, concat, concatenate, expand,
     flatten, flip, fliplr, flipud, gather, hstack, index_select, masked_select, movedim,
     narrow, nonzero, pad, permute, repeat_interleave, reshape, roll, scatter, scatter_add,
     split, squeeze, stack, swapaxes, swapdims, t, take_along_dim, tensor_split, tile,
-    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack,
+    transpose, tril, triu, unbind, unflatten, unsqueeze, vstack, moveaxis, ravel, select,
 )
 from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from brickwork._backend import Device as device

@@ -146,6 +146,15 @@ class Tensor:
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
 
+    def stride(self, dim: int | None = None) -> Any:
+        """Steps in elements between neighbours along each dimension (or one)."""
+        strides = tuple(st // self._data.itemsize for st in self._data.strides)
+        return strides if dim is None else strides[_norm_dim(dim, len(strides), "stride")]
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (as PyTorch)."""
+        return -1 if self._device.type == "cpu" else (self._device.index or 0)
+
     def data_ptr(self) -> int:
         return _backend.address(self._data)
 

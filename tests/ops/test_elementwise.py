@@ -394,3 +394,23 @@ def test_inf_and_nan_arithmetic_is_silent_like_pytorch():
     res = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_more_elementwise_functions(device):
+    x = _data((2, 3), low=-1.2, high=1.2)
+    check_op(bw.tan, torch.tan, [x], device)
+    check_op(bw.sinh, torch.sinh, [x], device)
+    check_op(lambda t: t.cosh(), lambda t: t.cosh(), [x], device)
+    a = np.array([-3.5, 3.5, -2.3, 7.25])
+    check_op(lambda t: bw.fmod(t, 2), lambda t: torch.fmod(t, 2), [a], device)
+    check_op(lambda t: t.fmod(-1.5), lambda t: t.fmod(-1.5), [a], device)
+    check_against_torch(lambda t: t.fmod(3), lambda t: t.fmod(3), [np.array([-7, 7, -2])], device, grad=False)
+    special = np.array([np.nan, np.inf, -np.inf, 1.5])
+    check_against_torch(lambda t: t.nan_to_num(), lambda t: t.nan_to_num(), [special], device, grad=False)
+    check_against_torch(lambda t: bw.nan_to_num(t, nan=1.0, posinf=9.0, neginf=-9.0),
+                        lambda t: torch.nan_to_num(t, nan=1.0, posinf=9.0, neginf=-9.0), [special], device,
+                        grad=False)
+    ints = np.array([5, 3])
+    for fn in (lambda t: t.bitwise_and(t - 1), lambda t: t.bitwise_or(2), lambda t: t.bitwise_xor(t),
+               lambda t: t.bitwise_not()):
+        check_against_torch(fn, fn, [ints], device, grad=False)

@@ -288,3 +288,29 @@ def test_numpy_argument_names_like_pytorch(call, device):
                  [_data((2, 3))], device, gradcheck=False)
     with pytest.raises(TypeError, match="both dim= and its alias axis="):
         bw.ones(2).sum(dim=0, axis=0)
+
+
+@pytest.mark.parametrize("call", ["sort()", "sort(0)", "sort(descending=True)",
+                                  "sort(dim=0, descending=True)", "topk(2)", "topk(1, dim=0)",
+                                  "topk(3, largest=False)", "topk(0)"])
+def test_sort_and_topk(call, device):
+    def fn(x):
+        return eval(f"x.{call}")
+
+    arr = _data((3, 4))
+    check_op(fn, fn, [arr], device)  # values and their gradient (scattered back to the chosen positions)
+    ref = fn(torch.tensor(arr))
+    assert fn(bw.tensor(arr, device=device)).indices.tolist() == ref.indices.tolist()
+
+
+def test_sort_ties_are_stable_and_argsort(device):
+    arr = np.array([[3.0, 1.0, 2.0, 1.0], [0.0, 5.0, 5.0, -1.0]])
+    for fn in (lambda x: x.sort(stable=True), lambda x: x.sort(descending=True, stable=True),
+               lambda x: x.argsort(dim=0, stable=True), lambda x: x.argsort(descending=True, stable=True)):
+        check_against_torch(fn, fn, [arr], device, grad=False)
+    ints = np.array([3, 1, 2])
+    check_against_torch(lambda x: x.sort(descending=True), lambda x: x.sort(descending=True), [ints], device,
+                        grad=False)
+    check_op(lambda x: bw.sort(x, 0).values, lambda x: torch.sort(x, 0).values, [_data(())], device)
+    with pytest.raises(RuntimeError, match="out of range"):
+        bw.ones(3).topk(4)

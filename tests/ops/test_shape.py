@@ -452,3 +452,19 @@ def test_broadcast_and_stacking_helpers(device):
                  device)
         check_op(lambda x, i: bw.take_along_dim(x, i, *args), lambda x, i: torch.take_along_dim(x, i, *args),
                  [c, idx], device, gradcheck=False)
+
+
+def test_ravel_select_moveaxis_stride(device):
+    x = _data(2, 3, 4)
+    def moveaxis(t):
+        return (bw if isinstance(t, bw.Tensor) else torch).moveaxis(t, (0, 1), (2, 0))
+
+    for fn in (lambda t: t.ravel(), lambda t: t.transpose(0, 2).ravel(), lambda t: t.select(1, 2),
+               lambda t: t.select(-1, -1), lambda t: t.moveaxis(0, -1), moveaxis):
+        check_op(fn, fn, [x], device)
+    b, t = bw.tensor(x, device=device), torch.tensor(x)
+    assert b.stride() == t.stride() and b.transpose(0, 2).stride() == t.transpose(0, 2).stride()
+    assert b[:, ::2].stride(1) == t[:, ::2].stride(1)
+    assert b.get_device() == (-1 if device.type == "cpu" else device.index)
+    with pytest.raises(IndexError, match="out of range"):
+        b.select(0, 2)

@@ -98,7 +98,10 @@ TENSOR_METHODS: dict[str, Any] = {
     "ceil": ew.ceil, "round": ew.round, "trunc": ew.trunc, "clamp": ew.clamp, "clip": ew.clamp,
     "clamp_min": ew.clamp_min, "clamp_max": ew.clamp_max, "maximum": ew.maximum,
     "minimum": ew.minimum, "where": _where_method, "lerp": ew.lerp, "addcmul": ew.addcmul,
-    "addcdiv": ew.addcdiv, "masked_fill": ew.masked_fill,
+    "addcdiv": ew.addcdiv, "masked_fill": ew.masked_fill, "tan": ew.tan, "sinh": ew.sinh,
+    "cosh": ew.cosh, "fmod": ew.fmod, "nan_to_num": ew.nan_to_num,
+    "bitwise_and": ew.bitwise_and, "bitwise_or": ew.bitwise_or, "bitwise_xor": ew.bitwise_xor,
+    "bitwise_not": ew.bitwise_not,
     # comparisons and logic
     "eq": ew.eq, "ne": ew.ne, "lt": ew.lt, "le": ew.le, "gt": ew.gt, "ge": ew.ge,
     "greater": ew.gt, "less": ew.lt, "equal": ew.equal, "isclose": ew.isclose,
@@ -110,6 +113,7 @@ TENSOR_METHODS: dict[str, Any] = {
     "min": rd.min, "amax": rd.amax, "amin": rd.amin, "argmax": rd.argmax, "argmin": rd.argmin,
     "all": rd.all, "any": rd.any, "logsumexp": rd.logsumexp, "cumsum": rd.cumsum, "norm": rd.norm,
     "count_nonzero": rd.count_nonzero, "softmax": nn.softmax, "log_softmax": nn.log_softmax,
+    "sort": rd.sort, "argsort": rd.argsort, "topk": rd.topk,
     # linear algebra
     "matmul": la.matmul, "mm": la.mm, "bmm": la.bmm, "dot": la.dot, "outer": la.outer,
     "mv": la.mv, "inner": la.inner,
@@ -124,7 +128,8 @@ TENSOR_METHODS: dict[str, Any] = {
     "narrow": sh.narrow, "flip": sh.flip, "roll": sh.roll, "gather": sh.gather,
     "scatter_add": sh.scatter_add, "scatter": sh.scatter, "index_select": sh.index_select,
     "masked_select": sh.masked_select, "tril": sh.tril, "triu": sh.triu, "clone": sh.clone,
-    "contiguous": sh.contiguous, "nonzero": sh.nonzero, "take_along_dim": sh.take_along_dim,
+    "contiguous": sh.contiguous, "ravel": sh.ravel, "select": sh.select, "moveaxis": sh.movedim,
+    "nonzero": sh.nonzero, "take_along_dim": sh.take_along_dim,
     # in place
     "add_": ip.add_, "sub_": ip.sub_, "mul_": ip.mul_, "div_": ip.div_, "pow_": ip.pow_,
     "neg_": ip.neg_, "abs_": ip.abs_, "exp_": ip.exp_, "log_": ip.log_, "sqrt_": ip.sqrt_,

@@ -844,6 +844,50 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     return Where.apply(mask, _wrap_nograd(fill, input), input)
 
 
+def tan(input: Tensor) -> Tensor:
+    """Tangent (``sin / cos``; its gradient comes from theirs)."""
+    return div(sin(input), cos(input))
+
+
+def sinh(input: Tensor) -> Tensor:
+    """Hyperbolic sine."""
+    return (exp(input) - exp(-as_float(input))) * 0.5
+
+
+def cosh(input: Tensor) -> Tensor:
+    """Hyperbolic cosine."""
+    return (exp(input) + exp(-as_float(input))) * 0.5
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """C-style remainder: the result has the sign of ``input`` (``remainder``: of ``other``).
+
+    >>> import brickwork as bw
+    >>> bw.fmod(bw.tensor([-3.0, 3.0]), 2)
+    tensor([-1.,  1.])
+    """
+    if _is_int_like(input) and _is_int_like(other):
+        return sub(input, mul(div(input, other, rounding_mode="trunc"), other))
+    return sub(input, mul(trunc(div(input, other)), other))
+
+
+def _is_int_like(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return x._data.dtype.kind in "iub"
+    return isinstance(x, (int, np.integer))
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes)."""
+    if input._data.dtype.kind != "f":
+        return input.clone()
+    big = float(np.finfo(input._data.dtype).max)
+    x = where(isnan(input), nan, input)
+    x = where(x == float("inf"), big if posinf is None else posinf, x)
+    return where(x == float("-inf"), -big if neginf is None else neginf, x)
+
+
 # PyTorch's alias names
 divide = true_divide = div
 multiply = mul

@@ -12,7 +12,7 @@ from brickwork.autograd import Function, _wrap
 from brickwork.ops._util import as_float, norm_dim, norm_dims, numpy_names
 from brickwork.tensor import Tensor
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
+values_indices = namedtuple("values_indices", ["values", "indices"])  # max/min/sort/topk results
 
 
 def _expand_back(g: Any, axes: tuple[int, ...] | None, keepdim: bool, shape: tuple[int, ...]) -> Any:
@@ -435,3 +435,63 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
     if p == 1:
         return sum(ew.abs(x), dim=axes, keepdim=keepdim)
     return sum(ew.abs(x) ** p, dim=axes, keepdim=keepdim) ** (1.0 / p)
+
+
+# ---------------------------------------------------------------------------
+# ordering: sort, argsort, topk (values are gathered, so their gradient is gather's)
+
+
+def _order(input: Tensor, dim: int, descending: bool, op: str) -> tuple[Any, int]:
+    """Stable sort indices along ``dim`` (ties keep their order, also when descending)."""
+    data = input._data
+    xp = input._device.xp
+    if data.ndim == 0:
+        return xp.zeros((), dtype=np.int64), 0
+    axis = norm_dim(dim, data.ndim, op)
+    if descending:
+        data = -(data.astype(np.int64) if data.dtype.kind in "bu" else data)
+    return xp.argsort(data, axis=axis, kind="stable").astype(np.int64, copy=False), axis
+
+
+def _take(input: Tensor, idx: Any, axis: int) -> Tensor:
+    from brickwork.ops.shape import gather
+
+    if input._data.ndim == 0:
+        return input.clone()
+    return gather(input, axis, _wrap(idx, input._device))
+
+
+@numpy_names
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """``(values, indices)`` sorted along ``dim``; equal values keep their order.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([3.0, 1.0, 2.0]).sort(descending=True)
+    values_indices(values=tensor([3., 2., 1.]), indices=tensor([0, 2, 1]))
+    """
+    idx, axis = _order(input, dim, descending, "sort")
+    return values_indices(_take(input, idx, axis), _wrap(idx, input._device))
+
+
+@numpy_names
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``input`` along ``dim`` (see :func:`sort`)."""
+    return _wrap(_order(input, dim, descending, "argsort")[0], input._device)
+
+
+@numpy_names
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim``, as ``(values, indices)``.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1.0, 5.0, 3.0]]).topk(2).indices
+    tensor([[1, 2]])
+    """
+    n = input._data.shape[norm_dim(dim, input._data.ndim, "topk")] if input._data.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k={k} is out of range for dimension {dim} of size {n}")
+    idx, axis = _order(input, dim, largest, "topk")
+    if idx.ndim:
+        xp = input._device.xp
+        idx = xp.take(idx, xp.arange(k), axis=axis)
+    return values_indices(_take(input, idx, axis), _wrap(idx, input._device))

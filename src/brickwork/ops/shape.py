@@ -444,6 +444,21 @@ def t(input: Tensor) -> Tensor:
     return transpose(input, 0, -1) if input._data.ndim == 2 else _alias(input)
 
 
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor (a view when possible)."""
+    return reshape(input, -1)
+
+
+@numpy_names
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim`` (that dimension removed): ``x.select(1, 2)`` is ``x[:, 2]``."""
+    axis = norm_dim(dim, input._data.ndim, "select")
+    n = input._data.shape[axis]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} is out of range for dimension {axis} of size {n}")
+    return GetItem.apply(input, index=(slice(None),) * axis + (int(index),))
+
+
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     nd = input._data.ndim
     src = [norm_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
@@ -453,6 +468,9 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
     return Permute.apply(input, axes=tuple(order))
+
+
+moveaxis = movedim
 
 
 def expand(input: Tensor, *sizes: Any) -> Tensor:
