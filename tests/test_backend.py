@@ -134,3 +134,24 @@ def test_backend_helpers():
     with pytest.raises(TypeError, match="backend"):
         _backend.device_of_array([1, 2])
     assert _backend.erf(np.array(0.5, dtype=np.float32)).dtype == np.float32
+
+
+def test_only_the_backend_imports_cupy():
+    import pathlib
+    import re
+
+    root = pathlib.Path(bw.__file__).parent
+    pattern = re.compile(r"^\s*(import cupy|from cupy|import cupyx|from cupyx)", re.M)
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "_backend.py" and pattern.search(p.read_text())]
+    assert not offenders, f"only brickwork/_backend.py may import CuPy; found in {offenders}"
+
+
+def test_cuda_helpers_without_a_gpu():
+    if bw.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    for fn in (bw.cuda.memory_allocated, bw.cuda.max_memory_allocated, bw.cuda.reset_peak_memory_stats,
+               bw.cuda.Event):
+        with pytest.raises(RuntimeError, match="CUDA is not available.*0 CUDA devices"):
+            fn()
+    bw.cuda.empty_cache()  # nothing to free: a no-op

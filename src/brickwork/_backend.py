@@ -238,6 +238,25 @@ def nccl_module() -> Any:
     return nccl
 
 
+def peak_memory_hook() -> Any:
+    """An installed CuPy memory hook whose ``peak`` attribute follows the pool's peak usage."""
+    cp = _import_cupy()
+    from cupy.cuda import memory_hook  # noqa: PLC0415 - only reached with CuPy
+
+    class _PeakHook(memory_hook.MemoryHook):
+        name = "brickwork_peak"
+
+        def __init__(self) -> None:
+            self.peak = 0
+
+        def malloc_postprocess(self, **kwargs: Any) -> None:
+            self.peak = max(self.peak, int(cp.get_default_memory_pool().used_bytes()))
+
+    hook = _PeakHook()
+    hook.__enter__()
+    return hook
+
+
 def erf(x: Any) -> Any:
     """The error function, elementwise, on either backend (NumPy has none)."""
     if isinstance(x, np.ndarray):

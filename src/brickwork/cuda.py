@@ -98,20 +98,7 @@ def reset_peak_memory_stats(device: Any = None) -> None:
     cp = _cupy("reset_peak_memory_stats")
     hook = _hooks.get("peak")
     if hook is None:
-        from cupy.cuda import memory_hook  # noqa: PLC0415 - CuPy only on GPU machines
-
-        class _PeakHook(memory_hook.MemoryHook):
-            name = "brickwork_peak"
-
-            def __init__(self) -> None:
-                self.peak = 0
-
-            def malloc_postprocess(self, **kwargs: Any) -> None:
-                used = cp.get_default_memory_pool().used_bytes()
-                self.peak = max(self.peak, used)
-
-        hook = _PeakHook()
-        hook.__enter__()
+        hook = _backend.peak_memory_hook()
         _hooks["peak"] = hook
     hook.peak = int(cp.get_default_memory_pool().used_bytes())
     _peak["bytes"] = hook.peak
