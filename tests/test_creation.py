@@ -182,3 +182,19 @@ def test_legacy_typed_constructors():
     assert bw.FloatTensor(2, 3).shape == (2, 3) and bw.FloatTensor(2, 3).dtype is bw.float32
     assert bw.LongTensor(4).dtype is bw.int64 and bw.LongTensor(4).tolist() == [0, 0, 0, 0]
     assert isinstance(bw.FloatTensor([1.0]), bw.Tensor)
+
+
+def test_multinomial_distribution(device):
+    bw.manual_seed(0)
+    w = bw.tensor([[1.0, 2.0, 7.0], [5.0, 0.0, 5.0]], device=device)
+    draws = bw.multinomial(w, 4000, replacement=True)
+    assert draws.shape == (2, 4000) and draws.dtype is bw.int64
+    freq = np.stack([np.bincount(r, minlength=3) for r in draws.cpu().numpy()]) / 4000
+    np.testing.assert_allclose(freq, [[0.1, 0.2, 0.7], [0.5, 0.0, 0.5]], atol=0.03)
+    firsts = np.array([bw.multinomial(w[0], 2).tolist() for _ in range(1500)])
+    assert all(a != b for a, b in firsts)  # without replacement: distinct
+    np.testing.assert_allclose(np.bincount(firsts[:, 0], minlength=3) / 1500, [0.1, 0.2, 0.7], atol=0.04)
+    with pytest.raises(RuntimeError, match="without replacement"):
+        bw.multinomial(w, 3)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        bw.multinomial(bw.tensor([1.0, -1.0], device=device), 1)

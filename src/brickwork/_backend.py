@@ -181,6 +181,12 @@ def is_array(obj: Any) -> bool:
     return _cupy is not None and isinstance(obj, _cupy.ndarray)
 
 
+def writeable(arr: Any) -> bool:
+    """False for NumPy's read-only arrays (broadcast views); CuPy arrays are always writable."""
+    flags = arr.flags
+    return bool(getattr(flags, "writeable", True))
+
+
 def address(arr: Any) -> int:
     """The address of an array's first element (NumPy or CuPy)."""
     if isinstance(arr, np.ndarray):

@@ -284,6 +284,13 @@ class Function:
 _NO_GRADS = [(False,) * n for n in range(8)]
 
 
+def _array(x: Any) -> Any:
+    """NumPy returns scalars for 0-d results (e.g. sums of 0-d gradients); make them arrays again."""
+    if type(x) is not _ndarray and isinstance(x, _np_generic):
+        return _np_asarray(x)
+    return x
+
+
 def _refresh_view(view: Any) -> None:
     """Give a view whose base was modified in place since its history was recorded a new history.
 
@@ -372,7 +379,7 @@ def run_backward(
         if hit is None:
             leaf_grads[key] = (leaf, g)
         else:
-            leaf_grads[key] = (leaf, _np_asarray(hit[1] + g))
+            leaf_grads[key] = (leaf, _array(hit[1] + g))
 
     for root, g in zip(roots, root_grads):
         node = root._grad_fn
@@ -380,7 +387,7 @@ def run_backward(
             add_leaf(root, g)
             continue
         if node in grads:
-            grads[node] = _np_asarray(grads[node] + g)
+            grads[node] = _array(grads[node] + g)
         else:
             grads[node] = g
             starts.append(node)
@@ -445,7 +452,7 @@ def run_backward(
                 gi = _np_asarray(gi)
             if isinstance(e, Function):
                 if e in grads:
-                    grads[e] = _np_asarray(grads[e] + gi)  # 0-d sums are NumPy scalars
+                    grads[e] = _array(grads[e] + gi)
                 else:
                     grads[e] = gi
                 left = deps[e] - 1
@@ -527,12 +534,12 @@ def _accumulate(leaf: Any, g: Any, owned: set[int]) -> None:
         g = leaf._device.xp.broadcast_to(g, data.shape)
     old = leaf._grad
     if old is None:
-        if g.base is not None or id(g) in owned or not g.flags.writeable:
+        if g.base is not None or id(g) in owned or not _backend.writeable(g):
             g = g.copy()
         owned.add(id(g))
         leaf._grad = _wrap(g, leaf._device)
     else:
-        if old._data.shape == g.shape and old._data.flags.writeable:
+        if old._data.shape == g.shape and _backend.writeable(old._data):
             old._data += g
             old._version[0] += 1
         else:

@@ -638,7 +638,7 @@ def _view_indices(view: Any, base: Any, device: _backend.Device) -> Any:
 
 def _write_into(t: Tensor, arr: Any, op: str) -> None:
     data = t._data
-    if not data.flags.writeable:
+    if not _backend.writeable(data):
         raise RuntimeError(
             f"{op}: the tensor cannot be written in place: several of its elements share one memory "
             "location (it was made by expand()/broadcast_to()); clone() it first"
