@@ -263,7 +263,9 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
              requires_grad: bool = False) -> Tensor:
     """A random permutation of ``0..n-1``."""
     dev = _device(device)
-    arr = rng_for(dev, generator).permutation(int(n)).astype(_dtype(dtype, dtypes.int64).np)
+    # argsort of uniform keys: the same on both backends (CuPy's Generator has no permutation())
+    keys = rng_for(dev, generator).random(int(n), dtype=np.float64)
+    arr = dev.xp.argsort(keys).astype(_dtype(dtype, dtypes.int64).np)
     return _finish(arr, dev, requires_grad)
 
 

@@ -12,7 +12,7 @@ from brickwork import dtypes
 from brickwork.tensor import Tensor, _cast, _norm_dim
 
 __all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "shape_args",
-           "numpy_names"]
+           "numpy_names", "along_axis_index"]
 
 
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -34,6 +34,16 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     if lead:
         grad = grad.reshape(shape)
     return grad
+
+
+def along_axis_index(xp: Any, index: Any, axis: int) -> tuple[Any, ...]:
+    """The full fancy index that ``take_along_axis(a, index, axis)`` reads, usable to write too.
+
+    (NumPy's ``put_along_axis`` has no CuPy counterpart in every version; this works on both.)
+    """
+    grids = list(xp.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
+    grids[axis] = index
+    return tuple(grids)
 
 
 def _scalar_or_tensor(x: Any, like: Tensor, op: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import Function, _wrap
-from brickwork.ops._util import as_float, norm_dim, norm_dims, numpy_names
+from brickwork.ops._util import along_axis_index, as_float, norm_dim, norm_dims, numpy_names
 from brickwork.tensor import Tensor
 
 values_indices = namedtuple("values_indices", ["values", "indices"])  # max/min/sort/topk results
@@ -88,10 +88,10 @@ def _prod_of_others(xp: Any, x: Any, axis: int) -> Any:
     ones_shape = list(x.shape)
     ones_shape[axis] = 1
     one = xp.ones(ones_shape, dtype=x.dtype)
-    left = xp.cumprod(xp.concatenate([one, x.take(range(n - 1), axis=axis)], axis=axis), axis=axis) \
+    left = xp.cumprod(xp.concatenate([one, x.take(xp.arange(n - 1), axis=axis)], axis=axis), axis=axis) \
         if n else x
     rev = xp.flip(x, axis=axis)
-    right = xp.cumprod(xp.concatenate([one, rev.take(range(n - 1), axis=axis)], axis=axis), axis=axis) \
+    right = xp.cumprod(xp.concatenate([one, rev.take(xp.arange(n - 1), axis=axis)], axis=axis), axis=axis) \
         if n else x
     return left * xp.flip(right, axis=axis)
 
@@ -134,7 +134,7 @@ class MaxMinDim(Function):
         if not self.keepdim:
             g = _expand_dims(g, self.axis)
         out = xp.zeros(self.shape, dtype=g.dtype)
-        xp.put_along_axis(out, self.idx, g, axis=self.axis)
+        out[along_axis_index(xp, self.idx, self.axis)] = g
         return (out, None)
 
 

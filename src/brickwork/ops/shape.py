@@ -9,6 +9,7 @@ import numpy as np
 
 from brickwork import dtypes
 from brickwork.autograd import DeviceMismatchError, Function, _mode, _wrap
+from brickwork.ops._util import along_axis_index as _along_axis_index
 from brickwork.ops._util import norm_dim, numpy_names, promote, shape_args, sum_to
 from brickwork.tensor import Tensor, _cast
 
@@ -181,11 +182,6 @@ class TakeAlong(Function):
         return (out, None)
 
 
-def _along_axis_index(xp: Any, index: Any, axis: int) -> tuple[Any, ...]:
-    """Full fancy index equivalent to take_along_axis(.., index, axis)."""
-    grids = list(xp.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
-    grids[axis] = index
-    return tuple(grids)
 
 
 class ScatterAdd(Function):
@@ -217,7 +213,7 @@ class Scatter(Function):
         self.index, self.axis = index, axis
         out = x.copy()
         src_part = src[tuple(slice(0, s) for s in index.shape)] if getattr(src, "ndim", 0) else src
-        self.xp.put_along_axis(out, index, src_part, axis=axis)
+        out[_along_axis_index(self.xp, index, axis)] = src_part  # (put_along_axis: NumPy only)
         self.src_shape = getattr(src, "shape", ())
         return out
 
@@ -226,7 +222,7 @@ class Scatter(Function):
         gx = gsrc = None
         if need_x:
             gx = g.copy()
-            self.xp.put_along_axis(gx, self.index, 0, axis=self.axis)
+            gx[_along_axis_index(self.xp, self.index, self.axis)] = 0
         if need_src:
             gsrc = self.xp.zeros(self.src_shape, dtype=g.dtype)
             gsrc[tuple(slice(0, s) for s in self.index.shape)] = self.xp.take_along_axis(
