@@ -28,7 +28,11 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def torch_device(device: bw.device) -> str:
-    return "cpu" if device.type == "cpu" else f"cuda:{device.index or 0}"
+    """Where the oracle runs: the same GPU when this torch build has CUDA, else the CPU (the test
+    extra pins a CPU build; results are compared on the host either way)."""
+    if device.type == "cpu" or not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{device.index or 0}"
 
 
 def make_pair(arr: np.ndarray, device: bw.device, requires_grad: bool) -> tuple[bw.Tensor, torch.Tensor]:
