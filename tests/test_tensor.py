@@ -170,6 +170,11 @@ def test_pickle_is_refused_and_deepcopy_works():
     assert y is not x and y._data is not x._data and y.requires_grad and y.grad.tolist() == [2.0, 2.0]
     with pytest.raises(RuntimeError, match="leaves"):
         copy.deepcopy(x * 2)
+    shallow = copy.copy(x)
+    assert shallow is not x and shallow._data is x._data and shallow.requires_grad and shallow.is_leaf
+    with bw.no_grad():
+        shallow[0] = 5.0
+    assert x[0].item() == 5.0
 
 
 def test_operators_with_numpy_operands_give_tensors():

@@ -495,6 +495,21 @@ class Tensor:
         _copy_tensor_state(self, new, memo)
         return new
 
+    def __copy__(self) -> Tensor:
+        """``copy.copy``: a new leaf sharing this tensor's storage and version counter (as PyTorch)."""
+        new = object.__new__(type(self))
+        new._data = self._data
+        new._device = self._device
+        new.requires_grad = self.requires_grad
+        new._grad = None
+        new._grad_fn = None
+        new._version = self._version
+        new._base = self if self._base is None else self._base
+        new._hooks = None
+        if hasattr(self, "__dict__"):
+            new.__dict__.update(self.__dict__)
+        return new
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError(
             "brickwork tensors cannot be pickled (brickwork never uses pickle); "
