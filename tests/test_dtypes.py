@@ -135,3 +135,14 @@ def test_casting_keeps_gradient_for_floats():
     y.sum().backward()
     assert x.grad.dtype is bw.float32 and x.grad.tolist() == [3.0, 3.0]
     assert not x.long().requires_grad
+
+
+def test_casts_against_torch(device):
+    from oracle import check_op
+
+    a = np.random.default_rng(0).standard_normal((2, 3))
+    check_op(lambda x: x.double() * x, lambda x: x.double() * x, [a], device)
+    check_op(lambda x: x.float() * 3, lambda x: x.float() * 3, [a], device, gradcheck=False)
+    check_op(lambda x: x.half().float(), lambda x: x.half().float(), [a], device, gradcheck=False, rtol=1e-3,
+             atol=1e-3)
+    check_op(lambda x: x.to(x.dtype) + 1, lambda x: x.to(x.dtype) + 1, [a], device)
