@@ -99,3 +99,16 @@ def test_guard_is_removed_after_an_exception(device):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         x.item()  # no guard left behind
+
+
+def test_data_dependent_shapes_are_syncs(device):
+    x = bw.tensor([1.0, -2.0, 3.0], device=device)
+    for fn, what in [(lambda: x[x > 0], "bool mask"), (lambda: x.nonzero(), "nonzero"),
+                     (lambda: x.masked_select(x > 0), "bool mask"), (lambda: bw.where(x > 0), "nonzero"),
+                     (lambda: x[bw.tensor(1, device=device)], "0-d integer tensor")]:
+        with bw.sync_guard("count") as guard:
+            fn()
+        assert guard.count >= 1 and what in guard.calls[0]
+    with bw.sync_guard("error"):
+        x[bw.tensor([0, 2], device=device)]  # integer index tensors need no sync
+        x[1:]

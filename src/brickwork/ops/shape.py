@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import dtypes
+from brickwork._sync import sync_point
 from brickwork.autograd import DeviceMismatchError, Function, _mode, _wrap
 from brickwork.ops._util import along_axis_index as _along_axis_index
 from brickwork.ops._util import norm_dim, numpy_names, promote, shape_args, sum_to
@@ -525,8 +526,11 @@ def _convert_index(index: Any, t: Tensor) -> tuple[Any, bool]:
             if item._data.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int or bool tensors")
             if item._data.ndim == 0 and item._data.dtype.kind != "b":
+                sync_point("indexing with a 0-d integer tensor (its value is read)")
                 out.append(int(item._data))
                 continue
+            if item._data.dtype.kind == "b":
+                sync_point("indexing with a bool mask (the result's size depends on the data)")
             out.append(item._data)
             advanced = True
         elif isinstance(item, (list, np.ndarray)):
@@ -887,6 +891,8 @@ def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of the non-zero elements (a host sync: the result's size depends on the data)."""
+    sync_point("nonzero() (the result's size depends on the data)")
     xp = input._device.xp
     idx = xp.nonzero(input._data)
     if as_tuple:
