@@ -20,6 +20,16 @@ import brickwork as bw
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `import brickwork` silences NumPy's inf/nan RuntimeWarnings raised from brickwork's own code (as
+    # PyTorch computes inf/nan silently); pytest drops warning filters added while it collects, so the
+    # same filter is stated here for the test session
+    config.addinivalue_line(
+        "filterwarnings",
+        r"ignore:(divide by zero|invalid value|overflow) encountered:RuntimeWarning:brickwork",
+    )
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--device",

@@ -11,6 +11,9 @@ from oracle import check_against_torch, check_op, gradcheck_arrays
 
 rng = np.random.default_rng(99)
 
+# the oracle warns on var/std with too few elements (the nan/inf results are what is compared)
+pytestmark = pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0:UserWarning")
+
 
 def _data(shape):
     return rng.uniform(-2.0, 2.0, size=shape)
