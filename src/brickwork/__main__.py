@@ -144,11 +144,18 @@ def demo(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     device = bw.device(args.device) if args.device else bw.try_gpu()
+    # under mpiexec -n N: data parallel, one GPU per rank with NCCL, each rank its shard of every epoch
+    parallel = bw.distributed.init_from_launcher("nccl" if device.type == "cuda" else "mpi")
+    rank = bw.distributed.get_rank() if parallel else 0
+    if parallel and device.type == "cuda":
+        device = bw.device("cuda", bw.distributed.get_node_local_rank())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bw.manual_seed(args.seed)
     train_set, test_set = datasets(args.dataset, args.data_dir, args.download)
-    train_loader = bw.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+    sampler = bw.data.DistributedSampler(train_set, seed=args.seed) if parallel else None
+    train_loader = bw.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=not parallel,
+                                      sampler=sampler)
     test_loader = bw.data.DataLoader(test_set, batch_size=max(args.batch_size, 256))
     net = lenet(small_images=args.dataset == "digits") if args.model == "lenet" else mlp()
     net.apply(xavier_init)
@@ -173,18 +180,30 @@ def train(args: argparse.Namespace) -> int:
                                  f"not --{key} {getattr(args, key)}")
         checkpoint = bw.train.load_checkpoint(resume_from, net, optimizer)  # materialises the model
         history = checkpoint["history"]
-        print(f"resumed from {resume_from} after epoch {len(history)}")
+        if rank == 0:
+            print(f"resumed from {resume_from} after epoch {len(history)}")
     remaining = args.epochs - len(history)
     config = {k: getattr(args, k) for k in ("model", "dataset", "optimizer", "lr", "batch_size", "seed")}
 
     def write_checkpoint(record: dict[str, Any]) -> None:
-        bw.train.save_checkpoint(checkpoint_path, net, optimizer, history=history, config=config)
+        if sampler is not None:
+            sampler.set_epoch(record["epoch"])  # the next epoch's order (same on every rank)
+        if rank == 0:
+            bw.train.save_checkpoint(checkpoint_path, net, optimizer, history=history, config=config)
 
-    print(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}: "
-          f"{max(remaining, 0)} epoch(s) to go of {args.epochs}")
+    if sampler is not None:
+        sampler.set_epoch(len(history))
+    if rank == 0:
+        print(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}: "
+              f"{max(remaining, 0)} epoch(s) to go of {args.epochs}"
+              + (f", data parallel on {bw.distributed.get_world_size()} processes" if parallel else ""))
     if remaining > 0:
-        bw.train.fit(net, train_loader, test_loader, epochs=remaining, optimizer=optimizer, device=device,
-                     history=history, callbacks=[write_checkpoint], progress=not args.no_progress)
+        model = bw.nn.parallel.DistributedDataParallel(net) if parallel else net
+        bw.train.fit(model, train_loader, test_loader, epochs=remaining, optimizer=optimizer, device=device,
+                     history=history, callbacks=[write_checkpoint],
+                     progress=not args.no_progress and rank == 0)
+    if rank != 0:
+        return 0  # rank 0 writes the files and reports
     model_path = out / "model.safetensors"
     bw.save_model(net, model_path)
     curves = out / "curves.png"
@@ -289,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return demo(args) if args.command == "demo" else train(args)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        if bw.distributed.is_initialized() and bw.distributed.get_world_size() > 1:
+            raise  # uncaught, it aborts every rank (returning would leave the others waiting)
         print(f"python -m brickwork {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -51,7 +51,8 @@ def run_mpi(mpi4py_module) -> Callable[..., subprocess.CompletedProcess]:
         # never inherit the identity a parent launcher may have given this pytest process
         env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_PREFIXES)}
         env["PYTHONUNBUFFERED"] = "1"
-        command = [launcher, "-n", str(n), sys.executable, str(WORKERS / script), *args]
+        target = ["-m", *args] if script == "-m" else [str(WORKERS / script), *args]  # -m: a module
+        command = [launcher, "-n", str(n), sys.executable, *target]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
                                   cwd=cwd)
