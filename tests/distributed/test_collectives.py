@@ -123,9 +123,14 @@ def test_collectives_change_tensors_in_place_as_far_as_autograd_knows(world):
 
 
 def test_launcher_detection_without_a_launcher(monkeypatch):
-    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE"):
+    for name in dist.process_group.LAUNCHER_VARS:
         monkeypatch.delenv(name, raising=False)
     assert dist.launched_by_mpi() is False
     assert dist.init_from_launcher() is False and not dist.is_initialized()
+    for name in dist.process_group._LOCAL_RANK_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert dist.get_node_local_rank() == 0
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert dist.get_node_local_rank() == 3
+    monkeypatch.setenv("PMI_RANK", "0")
+    assert dist.launched_by_mpi() is True

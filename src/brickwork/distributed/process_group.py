@@ -25,9 +25,9 @@ BACKENDS = ("mpi", "nccl")
 
 # variables that MPI launchers set in every process they start (MPICH/Intel MPI hydra, Open MPI,
 # PMIx launchers such as srun --mpi=pmix, MVAPICH2)
-_LAUNCHER_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE")
-_LAUNCHER_LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
-                             "LOCAL_RANK")
+LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE")
+_LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
+                    "SLURM_LOCALID", "LOCAL_RANK")
 
 
 class DistributedError(RuntimeError):
@@ -154,7 +154,7 @@ def launched_by_mpi() -> bool:
     >>> isinstance(dist.launched_by_mpi(), bool)
     True
     """
-    return any(os.environ.get(name) for name in _LAUNCHER_SIZE_VARS)
+    return any(os.environ.get(name) for name in LAUNCHER_VARS)
 
 
 def _mpi_module(where: str) -> Any:
@@ -294,10 +294,10 @@ def get_backend(group: Any = None) -> str:
 def get_node_local_rank(fallback_rank: int | None = None) -> int:
     """This process's index among the ranks on the same machine (pick its GPU with it).
 
-    Read from the launcher's variables (MPICH, Open MPI, MVAPICH, ``LOCAL_RANK``);
+    Read from the launcher's variables (MPICH, Open MPI, MVAPICH, Slurm, ``LOCAL_RANK``);
     without them, ``fallback_rank`` if given, else 0 for a single process.
     """
-    for name in _LAUNCHER_LOCAL_RANK_VARS:
+    for name in _LOCAL_RANK_VARS:
         value = os.environ.get(name)
         if value is not None and value.strip().isdigit():
             return int(value)
