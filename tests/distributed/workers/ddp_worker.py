@@ -186,6 +186,16 @@ def scenario_unused(rank: int, world: int) -> None:
     data = batches(world, 4)
     ddp = train_ddp(DDP(model, find_unused_parameters=True), data, rank)
     assert_same(ddp.module, train_reference(reference, data), "find_unused_parameters")
+    # used on rank 0 only: rank 1 has no gradient of its own, gets rank 0's / world, stays in step
+    model = SometimesUnused()
+    model.step = rank
+    ddp = DDP(model, find_unused_parameters=True)
+    before = model.extra.weight.detach().clone()
+    nn.functional.cross_entropy(ddp(local(data[0][0], rank)), local(data[0][1], rank)).backward()
+    assert model.extra.weight.grad is not None
+    bw.optim.SGD(ddp.parameters(), lr=0.1).step()
+    assert not bw.equal(model.extra.weight, before)
+    assert_same(model, model, "unused on some ranks")  # replicas identical
     # without find_unused_parameters, the step after an incomplete backward says which parameters
     ddp = DDP(SometimesUnused())
     ddp.module.step = 1

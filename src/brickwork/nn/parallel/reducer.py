@@ -91,12 +91,13 @@ class Reducer:
     def grad_ready(self, p: Tensor) -> None:
         if not self.expecting:
             return
-        if not self.marked_unused:
-            self.marked_unused = True  # at the first hook, as PyTorch: never during forward
+        if not self.marked_unused:  # at the first hook, as PyTorch does: never during forward
+            self.marked_unused = True
             for q in self.unused:
-                self._copy_in(q, zero_if_none=True)
+                if q is not p:  # (p was reached after all: it brings its gradient now)
+                    self._copy_in(q)
         bucket, _ = self.slot[id(p)]
-        if id(p) in self.ready:
+        if id(p) in self.ready:  # marked unused, yet reached through something the walk missed
             if bucket.work is not None:
                 raise DistributedError(
                     f"DistributedDataParallel: parameter {self.names.get(id(p), '?')} got a gradient "
@@ -104,18 +105,18 @@ class Reducer:
                     "find_unused_parameters=True, but the loss uses it through something other than "
                     "the model's outputs); compute everything the loss needs inside the model's forward"
                 )
-            self._copy_in(p, zero_if_none=False, count=False)
+            self._copy_in(p, count=False)
             return
-        self._copy_in(p, zero_if_none=False)
-        if bucket.pending == 0:
-            self._launch_ready()
-        else:
+        self._copy_in(p)
+        launched = self.next_bucket
+        self._launch_ready()
+        if self.next_bucket == launched:
             self._poll()
 
-    def _copy_in(self, p: Tensor, zero_if_none: bool, count: bool = True) -> None:
+    def _copy_in(self, p: Tensor, count: bool = True) -> None:
+        """Put ``p.grad`` (zeros if it has none) into its bucket slot."""
         bucket, offset = self.slot[id(p)]
-        n = p._data.size
-        view = bucket.buffer[offset:offset + n]
+        view = bucket.buffer[offset:offset + p._data.size]
         grad = p._grad
         if grad is None:
             view[...] = 0
@@ -124,8 +125,6 @@ class Reducer:
         if count:
             self.ready.add(id(p))
             bucket.pending -= 1
-            if zero_if_none and bucket.pending == 0:
-                self._launch_ready()
 
     def _poll(self) -> None:
         """Let MPI progress the all-reduces already started (it moves only inside MPI calls)."""
