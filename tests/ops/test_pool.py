@@ -119,3 +119,17 @@ def test_pool_errors(device):
         F.max_pool2d(x, 5)
     with pytest.raises(RuntimeError, match="expected a 3-D .* or 4-D"):
         F.avg_pool2d(bw.zeros(4, device=device), 2)
+
+
+@pytest.mark.parametrize("kernel", [(5, 5), (6, 4), (4, 8)], ids=str)
+def test_large_tiling_windows_take_the_reshape_path(kernel, device):
+    # windows of more than 16 elements that tile the input: global-pooling style
+    x = _data(2, 3, 12, 8)
+    check_op(lambda x: F.avg_pool2d(x, kernel), lambda x: TF.avg_pool2d(x, kernel), [x[..., :10, :10]]
+             if kernel == (5, 5) else [x], device, gradcheck=False)
+    check_op(lambda x: F.max_pool2d(x, kernel), lambda x: TF.max_pool2d(x, kernel), [x[..., :10, :10]]
+             if kernel == (5, 5) else [x], device, gradcheck=False)
+    check_op(lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1), [x], device)
+    check_op(lambda x: F.adaptive_max_pool2d(x, 1), lambda x: TF.adaptive_max_pool2d(x, 1), [x], device)
+    ties = np.ones((1, 1, 5, 5))
+    check_op(lambda x: F.max_pool2d(x, 5), lambda x: TF.max_pool2d(x, 5), [ties], device, gradcheck=False)

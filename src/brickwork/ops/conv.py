@@ -12,7 +12,10 @@ One-dimensional convolutions run through the same code with a height of 1.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import numpy as np
 
 from brickwork.autograd import Function
 from brickwork.tensor import Tensor
@@ -27,7 +30,7 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
 def im2col(xp: Any, x_cm: Any, kernel: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+           dilation: tuple[int, int], out_hw: tuple[int, int], out: Any = None) -> Any:
     """Columns ``(C, kh, kw, B, Ho, Wo)`` of a channel-major input ``(C, B, H, W)``.
 
     Row ``(c, i, j)`` holds, for every output pixel, the input value under
@@ -35,7 +38,7 @@ def im2col(xp: Any, x_cm: Any, kernel: tuple[int, int], stride: tuple[int, int],
     """
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     c, b = x_cm.shape[:2]
-    cols = xp.empty((c, kh, kw, b, ho, wo), dtype=x_cm.dtype)
+    cols = xp.empty((c, kh, kw, b, ho, wo), dtype=x_cm.dtype) if out is None else out
     for i in range(kh):
         top = i * dh
         rows = slice(top, top + sh * (ho - 1) + 1, sh)
@@ -46,11 +49,13 @@ def im2col(xp: Any, x_cm: Any, kernel: tuple[int, int], stride: tuple[int, int],
 
 
 def col2im(xp: Any, cols: Any, full_hw: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int]) -> Any:
-    """Adjoint of :func:`im2col`: scatter-add columns back into ``(C, B, H, W)``."""
+           dilation: tuple[int, int], out: Any = None) -> Any:
+    """Adjoint of :func:`im2col`: scatter-add columns back into ``(C, B, H, W)``
+    (into ``out``, which must start at zero, when given)."""
     c, kh, kw, b, ho, wo = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
-    out = xp.zeros((c, b) + tuple(full_hw), dtype=cols.dtype)
+    if out is None:
+        out = xp.zeros((c, b) + tuple(full_hw), dtype=cols.dtype)
     for i in range(kh):
         top = i * dh
         rows = slice(top, top + sh * (ho - 1) + 1, sh)
@@ -58,6 +63,33 @@ def col2im(xp: Any, cols: Any, full_hw: tuple[int, int], stride: tuple[int, int]
             left = j * dw
             out[:, :, rows, left:left + sw * (wo - 1) + 1:sw] += cols[:, i, j]
     return out
+
+
+_scratch = threading.local()
+
+
+def scratch(xp: Any, shape: tuple[int, ...], dtype: Any, slot: str) -> Any:
+    """A reusable work buffer (one per slot, shape and thread) for arrays that never leave a kernel.
+
+    Fresh large arrays cost page faults (the kernel zeroes new pages) that
+    here cost more than the copies themselves; chunk buffers are reused instead.
+    """
+    cache = getattr(_scratch, "buffers", None)
+    if cache is None:
+        cache = _scratch.buffers = {}
+    key = (slot, xp.__name__, tuple(shape), np.dtype(dtype).str)
+    buf = cache.get(key)
+    if buf is None:
+        for old in [k for k in cache if k[0] == slot and k[1] == xp.__name__]:
+            del cache[old]  # keep one buffer per slot
+        buf = cache[key] = xp.empty(shape, dtype=dtype)
+    return buf
+
+
+def batch_chunks(batch: int, bytes_per_image: int, budget: int = 4 << 20) -> list[tuple[int, int]]:
+    """Split a batch so each chunk's column matrix takes about ``budget`` bytes (cache-sized)."""
+    step = max(1, min(batch, budget // max(bytes_per_image, 1)))
+    return [(b0, min(batch, b0 + step)) for b0 in range(0, batch, step)] or [(0, 0)]
 
 
 def _channel_major(x: Any) -> Any:
@@ -92,10 +124,16 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
 
 
 class Conv2d(Function):
-    """``out[b, o] = sum_c W[o, c] ⋆ x[b, c] + bias[o]`` for 3-D (1-d conv) and 4-D inputs."""
+    """``out[b, o] = sum_c W[o, c] ⋆ x[b, c] + bias[o]`` for 3-D (1-d conv) and 4-D inputs.
+
+    The batch is processed in chunks whose column matrix fits in cache
+    (:func:`batch_chunks`): im2col and the GEMM then work on cache-resident
+    memory, and no column matrix is kept for backward (which rebuilds each
+    chunk's columns from the saved input, as PyTorch's kernels do).
+    """
 
     op_name = "conv2d"
-    saved_inputs = (1,)
+    saved_inputs = (0, 1)
 
     def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
                 pads: Pads, dilation: tuple[int, int], groups: int) -> Any:
@@ -111,21 +149,36 @@ class Conv2d(Function):
         need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
         x_cm = _pad_cm(xp, _channel_major(x), pads)
-        n = bsz * ho * wo
-        if (kh, kw) == (1, 1) and stride == (1, 1):
-            cols = x_cm[:, :, :ho, :wo]
-        else:
-            cols = im2col(xp, x_cm, (kh, kw), stride, dilation, (ho, wo))
-        cols = cols.reshape(groups, cg * kh * kw, n)
         w2 = weight.reshape(groups, o // groups, cg * kh * kw)
-        out = _gemm(xp, w2, cols).reshape(o, n)
+        out = xp.empty((o, bsz * ho * wo), dtype=x.dtype)
+        pixels = ho * wo
+        for b0, b1, cols in self._columns(x_cm):
+            out[:, b0 * pixels:b1 * pixels] = _gemm(xp, w2, cols).reshape(o, -1)
         if bias is not None:
             out += bias[:, None]
         self.has_bias = bias is not None
-        self.cols = cols if need_w else None
+        self.x_cm = x_cm if need_w else None
         self.w2 = w2 if need_x else None
         out = out.reshape(o, bsz, ho, wo).transpose(1, 0, 2, 3)
         return out[:, :, 0, :] if self.one_d else out
+
+    def _columns(self, x_cm: Any) -> Any:
+        """``(b0, b1, cols)`` per batch chunk; cols is ``(groups, C/g·kh·kw, chunk·Ho·Wo)``.
+
+        The chunks share one scratch buffer: each ``cols`` is valid until the next is made.
+        """
+        xp = self.xp
+        _, kernel, stride, _, dilation, groups, (ho, wo) = self.geometry
+        c, bsz = x_cm.shape[:2]
+        rows = c * kernel[0] * kernel[1]
+        if kernel == (1, 1) and stride == (1, 1):  # the input is its own column matrix
+            yield 0, bsz, x_cm[:, :, :ho, :wo].reshape(groups, rows // groups, -1)
+            return
+        for b0, b1 in batch_chunks(bsz, rows * ho * wo * x_cm.dtype.itemsize):
+            size = (c, kernel[0], kernel[1], b1 - b0, ho, wo)
+            buffer = scratch(xp, size, x_cm.dtype, "columns")
+            im2col(xp, x_cm[:, b0:b1], kernel, stride, dilation, (ho, wo), out=buffer)
+            yield b0, b1, buffer.reshape(groups, rows // groups, -1)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
@@ -133,26 +186,42 @@ class Conv2d(Function):
         x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
         if self.one_d:
             g = g[:, :, None, :]
+        bsz, c, h, w = x_shape
         o = g.shape[1]
-        g_cm = _channel_major(g).reshape(groups, o // groups, -1)
+        g_cm = _channel_major(g)
+        if g_cm.flags.c_contiguous:
+            g_cm = g_cm.reshape(o, -1)
+        else:  # a transient copy: the scratch buffer spares fresh pages
+            buf = scratch(xp, (o, g_cm[0].size), g.dtype, "grad")
+            buf.reshape(g_cm.shape)[...] = g_cm
+            g_cm = buf
+        g3 = g_cm.reshape(groups, o // groups, -1)
+        pixels = ho * wo
         gx = gw = gb = None
         if need_b and need_b[0]:
-            gb = g_cm.reshape(o, -1).sum(axis=1)
+            gb = g_cm.sum(axis=1)
         if need_w:
-            gw = _gemm(xp, g_cm, self.cols.transpose(0, 2, 1))
+            gw = xp.zeros((groups, o // groups, c // groups * kernel[0] * kernel[1]), dtype=g.dtype)
+            for b0, b1, cols in self._columns(self.x_cm):
+                gw += _gemm(xp, g3[:, :, b0 * pixels:b1 * pixels], cols.transpose(0, 2, 1))
             gw = gw.reshape(o, -1, *kernel)
             if self.one_d:
                 gw = gw[:, :, 0, :]
         if need_x:
-            bsz, c, h, w = x_shape
-            gcols = _gemm(xp, self.w2.transpose(0, 2, 1), g_cm)
             (pt, pb), (pl, pr) = pads
             full = (h + pt + pb, w + pl + pr)
+            w2t = self.w2.transpose(0, 2, 1)
             if kernel == (1, 1) and stride == (1, 1):  # the columns were the input itself
-                gx_cm = gcols.reshape(c, bsz, ho, wo)
+                gx_cm = _gemm(xp, w2t, g3).reshape(c, bsz, ho, wo)
             else:
-                gcols = gcols.reshape(c, kernel[0], kernel[1], bsz, ho, wo)
-                gx_cm = col2im(xp, gcols, full, stride, dilation)
+                gx_cm = xp.zeros((c, bsz) + full, dtype=g.dtype)
+                per_image = c * kernel[0] * kernel[1] * pixels * g.dtype.itemsize
+                for b0, b1 in batch_chunks(bsz, per_image):
+                    gcols = scratch(xp, (groups, c // groups * kernel[0] * kernel[1],
+                                         (b1 - b0) * pixels), g.dtype, "gcols")
+                    xp.matmul(w2t, g3[:, :, b0 * pixels:b1 * pixels], out=gcols)
+                    gcols = gcols.reshape(c, kernel[0], kernel[1], b1 - b0, ho, wo)
+                    col2im(xp, gcols, full, stride, dilation, out=gx_cm[:, b0:b1])
             gx = gx_cm[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
             if self.one_d:
                 gx = gx[:, :, 0, :]

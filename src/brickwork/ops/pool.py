@@ -68,6 +68,19 @@ class _Geometry:
         ]
 
     @property
+    def large_tiles(self) -> bool:
+        """Big windows that tile the input exactly (e.g. global pooling): one reshape + reduce
+        beats a loop over ``kh·kw`` strided slices."""
+        (kh, kw), (sh, sw), (h, w), (oh, ow) = self.kernel, self.stride, self.in_hw, self.out_hw
+        return (kh * kw > 16 and (kh, kw) == (sh, sw) and self.dilation == (1, 1)
+                and not self.needs_padding and oh * kh == h and ow * kw == w)
+
+    def tiles(self, x: Any) -> Any:
+        """``(..., oh, kh, ow, kw)`` view of an input that :attr:`large_tiles` covers."""
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        return x.reshape(x.shape[:-2] + (oh, kh, ow, kw))
+
+    @property
     def overlapping(self) -> bool:
         return any(s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
 
@@ -99,6 +112,12 @@ class MaxPool2d(Function):
             fill = -np.inf
         else:
             fill = np.iinfo(x.dtype).min
+        if geometry.large_tiles:
+            tiles = geometry.tiles(x)
+            if self.needs_input_grad[0]:
+                self.x_shape = x.shape
+                self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
+            return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
         out = xp.empty(lead + geometry.out_hw, dtype=x.dtype)
         windows = geometry.windows()
@@ -112,6 +131,13 @@ class MaxPool2d(Function):
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp, geo = self.xp, self.geometry
+        if geo.large_tiles:
+            flat = self.flat  # (..., oh, ow, kh·kw); argmax picks the first maximum (or NaN)
+            gx = xp.zeros(flat.shape, dtype=g.dtype)
+            xp.put_along_axis(gx, xp.argmax(flat, axis=-1)[..., None], g[..., None], axis=-1)
+            (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
+            gx = gx.reshape(g.shape[:-2] + (oh, ow, kh, kw)).swapaxes(-3, -2)
+            return (gx.reshape(self.x_shape),)
         winner = first_max_offsets(xp, self.xpad, self.out, geo)
         gx = xp.zeros(self.xpad.shape, dtype=g.dtype)
         for k, (rows, cols) in enumerate(geo.windows()):
@@ -143,6 +169,11 @@ class AvgPool2d(Function):
     def forward(self, x: Any, geometry: _Geometry, divisor: Any) -> Any:
         xp = self.xp
         self.geometry, self.divisor = geometry, divisor
+        if geometry.large_tiles and isinstance(divisor, float):
+            self.x_shape = x.shape
+            out = geometry.tiles(x).sum(axis=(-3, -1))
+            out /= divisor
+            return out
         xpad = geometry.pad(xp, x, 0)
         windows = geometry.windows()
         rows, cols = windows[0]
@@ -158,6 +189,10 @@ class AvgPool2d(Function):
         xp, geo = self.xp, self.geometry
         d = self.divisor
         share = g / (d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype))
+        if geo.large_tiles and isinstance(d, float):
+            (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
+            spread = xp.broadcast_to(share[..., :, None, :, None], g.shape[:-2] + (oh, kh, ow, kw))
+            return (spread.reshape(self.x_shape),)
         gx = xp.zeros(self.padded_shape, dtype=g.dtype)
         for rows, cols in geo.windows():
             if geo.overlapping:
