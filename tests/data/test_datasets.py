@@ -7,6 +7,8 @@ import functools
 import gzip
 import hashlib
 import http.server
+import os
+import stat
 import struct
 import threading
 from importlib import resources
@@ -187,6 +189,9 @@ def test_download_from_a_mirror_with_checksums(tmp_path, monkeypatch, cls):
         ds = cls(root, download=True)
     raw = root / cls.__name__ / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(name for name, _ in files)  # no temp files left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask for p in raw.iterdir())
     assert len(ds) == 6 and len(cls(root, train=False)) == 3
     # present files are not fetched again (the mirror is gone now)
     monkeypatch.setattr(cls, "mirrors", ["http://127.0.0.1:9/"])

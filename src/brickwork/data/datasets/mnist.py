@@ -12,11 +12,9 @@ corrupted download never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -71,32 +69,20 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="), copy=True)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fetch(url: str, folder: Path, name: str, md5: str, timeout: float) -> None:
     """Download ``url`` to ``folder/name`` atomically, if its MD5 is ``md5``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    try:
+    from brickwork.io.files import atomic_write
+
+    def download(tmp: str) -> None:
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
         if digest.hexdigest() != md5:
             raise ValueError(f"checksum mismatch: MD5 {digest.hexdigest()}, expected {md5}")
-        os.replace(tmp, folder / name)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(str(folder / name), download)  # temporary file, fsync, rename; removed on failure
 
 
 class MNIST(Dataset):
