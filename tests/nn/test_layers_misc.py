@@ -105,3 +105,42 @@ def test_size_errors_name_layer_built_and_received(layer, x, message):
     with pytest.raises(RuntimeError, match=message) as info:
         net(bw.zeros(*x))
     assert str(info.value).startswith("in 1 (")  # the module path, added by Module.__call__
+
+
+def test_save_model_round_trip_of_catalogue_layers(tmp_path):
+    path = str(tmp_path / "model.safetensors")
+    models = [
+        nn.Sequential(nn.Conv2d(1, 4, 3, padding="same"), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Flatten(), nn.LazyLinear(8), nn.GELU("tanh"), nn.Dropout(0.2), nn.Linear(8, 3)),
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2,
+                              norm=nn.LayerNorm(8)),
+        nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True),
+    ]
+    inputs = [bw.randn(2, 1, 6, 6), bw.randn(2, 3, 8), bw.randn(2, 5, 3)]
+    for model, x in zip(models, inputs):
+        model.eval()
+        want = model(x)
+        bw.save_model(model, path)
+        again = bw.load_model(path).eval()
+        assert repr(again) == repr(model)
+        got = again(x)
+        want, got = (want[0], got[0]) if isinstance(want, tuple) else (want, got)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6, atol=1e-6)
+    loss = nn.CrossEntropyLoss(weight=bw.tensor([1.0, 2.0, 3.0]), label_smoothing=0.1)
+    bw.save_model(loss, path)
+    again = bw.load_model(path)
+    assert again.weight.tolist() == [1.0, 2.0, 3.0] and again.label_smoothing == 0.1
+
+
+def test_tied_embedding_and_decoder_weights_sum_their_gradients():
+    emb, dec = nn.Embedding(6, 4), nn.Linear(4, 6, bias=False)
+    dec.weight = emb.weight  # weight tying, as in language models
+    twin_emb, twin_dec = nn.Embedding(6, 4), nn.Linear(4, 6, bias=False)
+    with bw.no_grad():
+        twin_emb.weight.copy_(emb.weight)
+        twin_dec.weight.copy_(emb.weight)
+    idx = bw.tensor([[1, 2, 2, 5]])
+    dec(emb(idx)).sum().backward()
+    twin_dec(twin_emb(idx)).sum().backward()
+    np.testing.assert_allclose(emb.weight.grad.numpy(),
+                               (twin_emb.weight.grad + twin_dec.weight.grad).numpy(), rtol=1e-6)

@@ -91,3 +91,22 @@ def test_layernorm_and_groupnorm_init_and_errors():
         ln(bw.zeros(2, 5))
     with pytest.raises(ValueError, match="divisible by num_groups"):
         nn.GroupNorm(4, 6)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(affine=False), dict(bias=False)], ids=str)
+def test_batchnorm_inference_under_no_grad_matches_pytorch(kw):
+    b_layer, t_layer = nn.BatchNorm2d(3, **kw), torch.nn.BatchNorm2d(3, **kw)
+    with torch.no_grad():
+        t_layer.running_mean.copy_(torch.tensor([0.5, -1.0, 2.0]))
+        t_layer.running_var.copy_(torch.tensor([1.5, 0.5, 3.0]))
+        if t_layer.weight is not None:
+            t_layer.weight.copy_(torch.tensor([2.0, -1.0, 0.5]))
+        if t_layer.bias is not None:
+            t_layer.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    copy_weights(t_layer, b_layer)
+    b_layer.eval()
+    t_layer.eval()
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    with bw.no_grad():
+        got = b_layer(bw.tensor(x))
+    np.testing.assert_allclose(got.numpy(), t_layer(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -210,3 +210,14 @@ def test_regression_losses_with_per_element_weight(name, reduction, device):
     with pytest.raises(ValueError, match="same size"):
         getattr(F, name)(bw.zeros(3, device=device), bw.zeros(3, device=device),
                          weight=bw.ones(2, device=device))
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_class_losses_with_an_empty_batch(reduction, device):
+    empty = np.zeros((0, 4))
+    t = np.zeros((0,), dtype=np.int64)
+    check_op(lambda x: F.cross_entropy(x, bw.tensor(t, device=x.device), reduction=reduction),
+             lambda x: TF.cross_entropy(x, torch.tensor(t), reduction=reduction), [empty], device,
+             gradcheck=False)
+    check_op(lambda x: F.nll_loss(x, bw.tensor(t, device=x.device), reduction=reduction),
+             lambda x: TF.nll_loss(x, torch.tensor(t), reduction=reduction), [empty], device, gradcheck=False)

@@ -66,6 +66,14 @@ def _channel_mean(x: Any, axes: tuple[int, ...]) -> Any:
     return rows.mean(axis=1) if rows is not None else x.mean(axis=axes)
 
 
+def _channel_mean_square(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
+    """Per-channel mean of ``x²`` without a full-size temporary when the memory allows."""
+    rows = _channel_rows(x)
+    if rows is not None:
+        return xp.einsum("ij,ij->i", rows, rows) / rows.shape[1]
+    return (x * x).mean(axis=axes)
+
+
 class BatchNorm(Function):
     """Per-channel normalisation of ``(N, C, *)`` with batch or running statistics.
 
@@ -85,10 +93,20 @@ class BatchNorm(Function):
         axes = (0,) + tuple(range(2, x.ndim))
         self.axes, self.shape, self.use_batch_stats = axes, shape, use_batch_stats
         self.has_weight, self.has_bias, self.weight = has_weight, has_bias, weight
+        if not use_batch_stats and not any(self.needs_input_grad):  # inference: one fused pass
+            scale = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
+            if weight is not None:
+                scale = scale * weight
+            shift = -running_mean.astype(x.dtype, copy=False) * scale
+            if bias is not None:
+                shift = shift + bias
+            out = x * scale.reshape(shape)
+            out += shift.reshape(shape)
+            return out
         if use_batch_stats:
             mean = _channel_mean(x, axes)
             centered = x - mean.reshape(shape)
-            var = _channel_mean(centered * centered, axes)
+            var = _channel_mean_square(xp, centered, axes)
             invstd = 1.0 / xp.sqrt(var + eps)
             n = x.size // c
             if running_mean is not None:
