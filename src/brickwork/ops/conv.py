@@ -7,6 +7,12 @@ one large GEMM ``W(O, C·kh·kw) @ cols``. The GEMM's result is channel-major
 no copy), and the next im2col, batch norm or elementwise op reads it as it is.
 The input gradient (col2im) is computed only when the input requires grad.
 
+Measured refinements (see ``Conv2d``): the batch is processed in chunks whose
+column matrix fits in cache (one GEMM per chunk, still large), the chunks
+reuse one scratch buffer (fresh large arrays cost page faults that outweigh
+the copies), and backward rebuilds each chunk's columns from the saved input
+instead of keeping a column matrix that is ``kh·kw`` times the input's size.
+
 One-dimensional convolutions run through the same code with a height of 1.
 """
 
