@@ -460,3 +460,58 @@ def test_tied_weights_in_a_module_are_updated_once():
     opt.step()
     np.testing.assert_allclose(model.a.detach().numpy(), [0.5, 0.5])
     assert model.b is model.a
+
+
+def test_a_failed_update_names_the_parameter_and_the_device_cause():
+    from brickwork.autograd import _wrap
+
+    a, b = bw.ones(2, requires_grad=True), bw.ones(3, requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    opt.state[b]["exp_avg"] = _wrap(np.zeros(5, np.float32), b._device)  # corrupted state
+    with pytest.raises(RuntimeError, match=r"Adam.step: updating parameter 1 \(shape \(3,\), "):
+        opt.step()
+    # state left behind on another device (simulated: a CUDA-tagged buffer on this machine)
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    opt.step()
+    opt.state[a]["momentum_buffer"] = _wrap([0.0, 0.0], bw.device("cuda:0"))
+    expected = "'momentum_buffer' of parameter 0 is on cuda:0 but the parameter is now on cpu"
+    with pytest.raises(RuntimeError, match=expected):
+        opt.step()
+
+
+def test_checkpoint_through_bw_save_resumes_exactly(tmp_path):
+    X, y = (bw.tensor(arr) for arr in _data(np.float32))
+    init = _initial(np.float32)
+
+    def setup():
+        params = {k: bw.tensor(v, requires_grad=True) for k, v in init.items()}
+        opt = optim.Adam(list(params.values()), lr=0.01, amsgrad=True)
+        return params, opt, optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+
+    def train(params, opt, sched, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            _loss(params, X, y, bw).backward()
+            opt.step()
+            sched.step()
+
+    params, opt, sched = setup()
+    train(params, opt, sched, 10)
+    expected = {k: v.detach().numpy().copy() for k, v in params.items()}
+
+    params, opt, sched = setup()
+    train(params, opt, sched, 4)
+    bw.save({"model": {k: v.detach() for k, v in params.items()}, "optim": opt.state_dict(),
+             "sched": sched.state_dict()}, tmp_path / "ckpt.safetensors")
+    ckpt = bw.load(tmp_path / "ckpt.safetensors")
+    params2, opt2, sched2 = setup()
+    with bw.no_grad():
+        for k, v in params2.items():
+            v.copy_(ckpt["model"][k])
+    opt2.load_state_dict(ckpt["optim"])
+    sched2.load_state_dict(ckpt["sched"])
+    train(params2, opt2, sched2, 6)
+    for k, v in params2.items():
+        np.testing.assert_array_equal(v.detach().numpy(), expected[k], err_msg=k)

@@ -175,9 +175,30 @@ class Optimizer:
                 state = states.get(p)
                 if state is None:
                     state = states[p] = self._init_state(p, group)
-                update(p, g._data, state, group)
+                try:
+                    update(p, g._data, state, group)
+                except (TypeError, ValueError) as exc:
+                    raise self._explain(p, state, exc) from exc
                 p._version[0] += 1
         return loss
+
+    def _explain(self, p: Tensor, state: dict[str, Any], exc: Exception) -> Exception:
+        """A failed update: name the parameter, and the usual cause (state left on another device)."""
+        params = [q for group in self.param_groups for q in group["params"]]
+        index = next((i for i, q in enumerate(params) if q is p), -1)
+        name = type(self).__name__
+        for key, value in state.items():
+            if isinstance(value, Tensor) and key != "step" and value._device is not p._device:
+                return RuntimeError(
+                    f"{name}.step: state {key!r} of parameter {index} is on {value._device} but the "
+                    f"parameter is now on {p._device}; move the model before creating the optimizer, "
+                    "or reload the optimizer's state dict (opt.load_state_dict(opt.state_dict()) moves "
+                    "the state to each parameter's device)"
+                )
+        return RuntimeError(
+            f"{name}.step: updating parameter {index} (shape {tuple(p._data.shape)}, {p.dtype}, on "
+            f"{p._device}) failed: {exc}"
+        )
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """The state of a parameter at its first update (override)."""
