@@ -99,7 +99,7 @@ def test_fit_learns_and_returns_history():
     model = TinyMLP()
     train, val = _loaders()
     history = fit(model, train, val, epochs=8, lr=0.2, device="cpu", progress=False)
-    assert history["epoch"] == list(range(1, 9))
+    assert history["epoch"] == list(range(1, 9)) and history[-1] is history.last
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history.last["val_acc"] > 0.85
     assert "epochs" in repr(history)

@@ -60,7 +60,10 @@ class History:
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(dict(record))
 
-    def __getitem__(self, key: str) -> list[Any]:
+    def __getitem__(self, key: str | int) -> Any:
+        """``history["val_acc"]``: one metric per epoch; ``history[-1]``: one epoch's record."""
+        if isinstance(key, int):
+            return self.records[key]
         return [r.get(key) for r in self.records]
 
     def __len__(self) -> int:
@@ -210,8 +213,12 @@ def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[[Tensor, Tenso
     """Mean loss and accuracy of ``model`` over ``loader``, in eval mode without gradients.
 
     Accuracy is reported for classification (2-d outputs, integer targets),
-    else None. Values are read from the device once, at the end.
+    else None. Values are read from the device once, at the end. Batches go
+    to ``device``, by default the model's (that of its first parameter).
     """
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        device = first._device if first is not None else None
     device = _resolve_device(device)
     loss_fn = loss_fn or _default_loss()
     meter = _Meter()
