@@ -1,5 +1,6 @@
 # brickwork: two commands for a fresh machine (see README).
-#   make demo   creates .venv, installs brickwork, runs the main job offline
+#   make demo   creates .venv, installs brickwork (with matplotlib for the curve plot),
+#               runs the main job offline on the bundled Digits data
 #   make test   creates .venv with the test extras, runs the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ PIP := $(VENV)/bin/pip
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
+	$(PIP) install -q -e '.[plot]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
