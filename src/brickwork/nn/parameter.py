@@ -185,14 +185,6 @@ class _Deferrable:
             data.name, data.owner = name, owner
 
     @property
-    def dtype(self) -> dtypes.DType:
-        return dtypes.from_numpy_dtype(self._data.dtype)
-
-    @property
-    def device(self) -> _backend.Device:
-        return self._device
-
-    @property
     def data(self) -> Tensor:
         if type(self._data) is _PendingArray:
             raise UninitializedParameterError(self, "read through .data")
