@@ -21,6 +21,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("BRICKWORK_TEST_FAKE_CUPY"):
+        # CuPy simulated on NumPy (tests/fake_cupy.py): runs the GPU code paths on a machine without
+        # a GPU. It checks device plumbing, never GPU numerics or speed
+        import fake_cupy
+
+        fake_cupy.install()
     # `import brickwork` silences NumPy's inf/nan RuntimeWarnings raised from brickwork's own code (as
     # PyTorch computes inf/nan silently); pytest drops warning filters added while it collects, so the
     # same filter is stated here for the test session
@@ -54,4 +60,5 @@ def _seed() -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"brickwork test device: {config.getoption('--device')}"
+    fake = " (SIMULATED: fake CuPy on NumPy, not a GPU)" if os.environ.get("BRICKWORK_TEST_FAKE_CUPY") else ""
+    return f"brickwork test device: {config.getoption('--device')}{fake}"

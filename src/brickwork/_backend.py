@@ -8,7 +8,6 @@ use of a CUDA device for data imports CuPy and checks that the GPU exists.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
@@ -130,14 +129,14 @@ class Device:
             return Device("cuda", 0)
         return self
 
-    @contextlib.contextmanager
-    def activate(self):  # type: ignore[no-untyped-def]
-        """Make this device current for CuPy kernel launches (no-op on the CPU)."""
-        if self.type == "cpu":
-            yield
-            return
-        with self.xp.cuda.Device(self.index or 0):
-            yield
+    def activate(self) -> _Activation:
+        """Make this device current for CuPy's allocations and launches (no-op on the CPU).
+
+        >>> import brickwork as bw
+        >>> with bw.device("cpu").activate():
+        ...     pass
+        """
+        return _Activation(self)
 
     # -- dunder -------------------------------------------------------------
     def __repr__(self) -> str:
@@ -182,9 +181,12 @@ def is_array(obj: Any) -> bool:
 
 
 def writeable(arr: Any) -> bool:
-    """False for NumPy's read-only arrays (broadcast views); CuPy arrays are always writable."""
-    flags = arr.flags
-    return bool(getattr(flags, "writeable", True))
+    """False for arrays that must not be written: NumPy's read-only ones, and on either backend
+    those where several elements share one memory location (broadcast views: stride 0). CuPy has no
+    writeable flag and would write such views silently, so the strides decide there."""
+    if isinstance(arr, np.ndarray):
+        return bool(arr.flags.writeable)
+    return not any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
 
 
 def address(arr: Any) -> int:
@@ -195,30 +197,199 @@ def address(arr: Any) -> int:
 
 
 def transfer(arr: Any, dst: Device, non_blocking: bool = False) -> Any:
-    """Copy ``arr`` to device ``dst`` (called only on explicit user requests)."""
+    """Copy ``arr`` to device ``dst`` (called only on explicit user requests).
+
+    Host to GPU with ``non_blocking=True`` from pinned memory (``Tensor.pin_memory()``, the
+    DataLoader's ``pin_memory=True``) is asynchronous on the current stream: the host does not wait,
+    and kernels queued after it on that stream see the data. GPU to host waits for the device
+    (unless ``non_blocking``, which leaves a pinned buffer that is valid after
+    ``bw.cuda.synchronize()``, as in PyTorch), and first reports any pending device-side check.
+    """
     src = device_of_array(arr)
     if src is dst:
         return arr
     if dst.type == "cpu":
-        if non_blocking:
-            out = _pinned_empty(arr.shape, arr.dtype)
-            arr.get(out=out, stream=_cupy.cuda.get_current_stream(), blocking=False)
-            return out
-        return arr.get()
+        with _Activation(src):
+            if non_blocking:
+                out = pinned_empty(arr.shape, arr.dtype)
+                arr.get(out=out, stream=_cupy.cuda.get_current_stream(), blocking=False)
+                return out
+            raise_deferred()
+            return arr.get()
     cp = dst.xp
-    with cp.cuda.Device(dst.index or 0):
+    with _Activation(dst):
         if src.type == "cpu":
             out = cp.empty(arr.shape, dtype=arr.dtype)
-            out.set(np.ascontiguousarray(arr), stream=cp.cuda.get_current_stream() if non_blocking else None)
+            if non_blocking and is_pinned(arr):
+                stream = cp.cuda.get_current_stream()
+                out.set(arr, stream=stream)
+                _keep_alive_until_copied(arr, stream)
+            else:
+                out.set(np.ascontiguousarray(arr))
             return out
-        return cp.array(arr, copy=True)
+        return cp.array(arr, copy=True)  # GPU to GPU (a peer copy where the GPUs allow it)
 
 
-def _pinned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+# -- pinned host memory ---------------------------------------------------------------
+
+
+def pinned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A NumPy array in page-locked host memory (CuPy's pinned pool); host copies to and from it can
+    run asynchronously."""
     cp = _cupy
     count = int(np.prod(shape, dtype=np.int64))
     mem = cp.cuda.alloc_pinned_memory(max(count * np.dtype(dtype).itemsize, 1))
     return np.frombuffer(mem, dtype, count).reshape(shape)
+
+
+def pin(arr: np.ndarray) -> np.ndarray:
+    """A copy of a host array in pinned memory (the array itself if it is pinned already)."""
+    if is_pinned(arr):
+        return arr
+    out = pinned_empty(arr.shape, arr.dtype)
+    out[...] = arr
+    return out
+
+
+def is_pinned(arr: Any) -> bool:
+    """True for a NumPy array whose memory is CuPy pinned memory."""
+    if _cupy is None or not isinstance(arr, np.ndarray):
+        return False
+    pinned = _cupy.cuda.PinnedMemoryPointer
+    base = arr
+    while base is not None:
+        if isinstance(base, pinned):
+            return True
+        base = getattr(base, "base", None) if isinstance(base, np.ndarray) else getattr(base, "obj", None)
+    return False
+
+
+_in_flight: list[tuple[Any, Any]] = []
+
+
+def _keep_alive_until_copied(host: np.ndarray, stream: Any) -> None:
+    """Hold a pinned source buffer until the asynchronous copy from it has finished (an event per
+    copy; finished ones are dropped without waiting; at most 32 are kept, then the oldest is waited for)."""
+    event = _cupy.cuda.Event(disable_timing=True)
+    event.record(stream)
+    _in_flight.append((event, host))
+    while _in_flight and (_in_flight[0][0].done or len(_in_flight) > 32):
+        if not _in_flight[0][0].done:
+            _in_flight[0][0].synchronize()
+        _in_flight.pop(0)
+
+
+# -- the current CUDA device ------------------------------------------------------------
+
+
+class _Activation:
+    """``with device.activate():`` -- CuPy allocates and launches on the *current* device, so code that
+    works on a ``cuda:N`` tensor outside an op makes N current; restores the previous one after."""
+
+    __slots__ = ("device", "previous")
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.previous: int | None = None
+
+    def __enter__(self) -> _Activation:
+        if self.device.type != "cpu":
+            self.previous = make_current(self.device)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            _cupy.cuda.runtime.setDevice(self.previous)
+
+
+def make_current(device: Device) -> int | None:
+    """Make a CUDA device current; return the device to restore afterwards, or None when it already
+    was current (the common case: one query of the driver's thread-local state, no switch)."""
+    index = device.index or 0
+    current = _cupy.cuda.get_device_id()
+    if current == index:
+        return None
+    _cupy.cuda.runtime.setDevice(index)
+    return current
+
+
+def restore_current(index: int) -> None:
+    _cupy.cuda.runtime.setDevice(index)
+
+
+def current_device_index() -> int:
+    return int(_cupy.cuda.get_device_id())
+
+
+def set_current_device(index: int) -> None:
+    _cupy.cuda.runtime.setDevice(int(index))
+
+
+# -- device-side checks ----------------------------------------------------------------
+
+_deferred: dict[tuple[Any, str, type], Any] = {}
+
+
+def check_on_device(bad: Any, message: str, error: type[Exception] = IndexError) -> None:
+    """Raise ``error(message)`` if the 0-d boolean array ``bad`` is true.
+
+    On the CPU the check runs at once. On a GPU reading ``bad`` would stall the pipeline (a host
+    sync per op), so, like CUDA's device-side asserts in PyTorch, the flag stays on the device and
+    is reported at the next host sync: a read of a value (``item()``, ``print``, ``.cpu()``, ...),
+    ``bw.cuda.synchronize()``. ``message`` therefore names no data value.
+    """
+    if isinstance(bad, np.ndarray | np.generic):
+        if bad:
+            raise error(message)
+        return
+    key = (bad.device.id, message, error)
+    previous = _deferred.get(key)
+    _deferred[key] = bad if previous is None else (previous | bad)
+
+
+def raise_deferred() -> None:
+    """Report the device-side checks that failed since the last host sync (called at host syncs)."""
+    if not _deferred:
+        return
+    pending = list(_deferred.items())
+    _deferred.clear()
+    for (device_id, message, error), flag in pending:
+        with _cupy.cuda.Device(device_id):
+            failed = bool(flag.get())
+        if failed:
+            raise error(f"{message} (found on cuda:{device_id} by a device-side check, reported at "
+                        "this host sync; the failing op ran earlier)")
+
+
+# -- backend differences, one small function each ---------------------------------------
+
+
+def scatter_add(out: Any, index: Any, values: Any) -> None:
+    """``out[index] += values`` with repeated indices accumulating (NumPy's ``add.at``; on CuPy its
+    atomic scatter, which has no int64 or bool: those go through float64)."""
+    if isinstance(out, np.ndarray):
+        np.add.at(out, index, values)
+        return
+    if out.dtype in _ATOMIC_ADD_DTYPES:
+        _cupy.add.at(out, index, values)
+        return
+    if out.dtype.kind == "c":
+        raise NotImplementedError(f"scatter_add: complex arrays ({out.dtype}) are not supported on CUDA")
+    wide = out.astype(np.float64)
+    _cupy.add.at(wide, index, values.astype(np.float64) if hasattr(values, "astype") else values)
+    out[...] = wide.astype(out.dtype)
+
+
+_ATOMIC_ADD_DTYPES = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int32, np.uint32,
+                                                  np.uint64))
+
+
+def forbid_syncs() -> Any:
+    """A context in which CuPy itself raises on any synchronising device-to-host read
+    (``cupyx.allow_synchronize(False)``): the ground truth for "no hidden host syncs" on a GPU."""
+    import cupyx  # noqa: PLC0415 - only reached with CuPy
+
+    return cupyx.allow_synchronize(False)
 
 
 def cupy_module() -> Any:

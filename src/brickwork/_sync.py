@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from brickwork import _backend
+
 __all__ = ["SyncError", "sync_guard"]
 
 
@@ -23,9 +25,12 @@ _active: list[sync_guard] = []
 
 
 def sync_point(what: str) -> None:
-    """Called by every implicit read; cheap when no guard is active."""
+    """Called by every implicit read; cheap when no guard is active. A read waits for the device, so
+    it is also where device-side checks that failed since the last sync are reported."""
     if _active:
         _active[-1]._hit(what)
+    if _backend._deferred:
+        _backend.raise_deferred()
 
 
 class sync_guard:  # noqa: N801 - a context manager named like a function, as PyTorch does

@@ -30,7 +30,7 @@ import numpy as np
 
 from brickwork import _backend
 
-_ndarray, _np_generic, _np_asarray = np.ndarray, np.generic, np.asarray
+_np, _ndarray, _np_generic, _np_asarray = np, np.ndarray, np.generic, np.asarray
 
 __all__ = [
     "Function",
@@ -184,6 +184,7 @@ class Function:
     differentiable: bool = True  # False: the output never requires grad (comparisons, isnan...)
 
     op_name: str = "function"  # the name errors use; each subclass gets its own (see below)
+    device: Any = None  # set on nodes of CUDA ops: the device their backward makes current
 
     # instance attributes set by apply:
     #   xp, needs_input_grad, next, saved_versions, hooks, _freed
@@ -230,17 +231,23 @@ class Function:
         if device is None:
             raise TypeError(f"{cls.op_name}: expected at least one tensor argument, got {args!r}")
         fn = cls.__new__(cls)
-        fn.xp = device._xp or device.xp
+        xp = fn.xp = device._xp or device.xp
         record = record and _mode.enabled and cls.differentiable
         if record:
             # (list comprehensions: measurably faster than generator expressions here)
             fn.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         else:
             fn.needs_input_grad = _NO_GRADS[len(args)] if len(args) < 8 else (False,) * len(args)
+        # CuPy allocates and launches on the current device: make the tensors' device current (a
+        # no-op query for the usual single GPU), and put the previous one back afterwards
+        previous = None if xp is _np else _backend.make_current(device)
         try:
             out = fn.forward(*vals, **kwargs)
         except (ValueError, TypeError, IndexError) as exc:
             raise _forward_error(cls, args, exc) from exc
+        finally:
+            if previous is not None:
+                _backend.restore_current(previous)
         if type(out) is not _ndarray and isinstance(out, _np_generic):
             out = _np_asarray(out)  # NumPy turns 0-d results into scalars
         t = object.__new__(Tensor)
@@ -260,6 +267,8 @@ class Function:
         if record:
             t.requires_grad = True
             t._grad_fn = fn
+            if xp is not _np:
+                fn.device = device
             fn.next = tuple([
                 (a._grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None for a in args
             ])
@@ -369,6 +378,22 @@ def run_backward(
     accumulated and the gradients with respect to those tensors are returned
     (``None`` where a tensor is unreachable).
     """
+    if _backend._cupy is None:  # no GPU in use: no current device to keep
+        return _run_backward(roots, root_grads, retain_graph, capture)
+    start = _backend.current_device_index()
+    try:
+        return _run_backward(roots, root_grads, retain_graph, capture)
+    finally:  # each CUDA node made its device current; put the caller's back
+        if _backend.current_device_index() != start:
+            _backend.set_current_device(start)
+
+
+def _run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    retain_graph: bool = False,
+    capture: Sequence[Any] | None = None,
+) -> list[Any] | None:
     grads: dict[Function, Any] = {}
     leaf_grads: dict[int, tuple[Any, Any]] = {}
     starts: list[Function] = []
@@ -441,6 +466,8 @@ def run_backward(
         if node in capture_nodes:
             captured[capture_nodes[node]] = g
         _check_saved(node)
+        if node.device is not None:  # its backward, and the sums of its input grads, run there
+            _backend.make_current(node.device)
         in_grads = node.backward(g)
         nxt = node.next
         if not retain_graph:
@@ -528,6 +555,8 @@ def _run_post_accumulate_hooks(leaf: Any) -> None:
 def _accumulate(leaf: Any, g: Any, owned: set[int]) -> None:
     """Add ``g`` into ``leaf.grad``, copying when the array may be shared."""
     data = leaf._data
+    if type(data) is not _ndarray:
+        _backend.make_current(leaf._device)  # (run_backward restores the caller's device)
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     if g.shape != data.shape:
@@ -585,7 +614,8 @@ def backward(
         owned: set[int] = set()
         for t, g in zip(wanted, got):
             if g is not None:
-                _accumulate(t, g, owned)
+                with t._device.activate():
+                    _accumulate(t, g, owned)
                 _run_post_accumulate_hooks(t)
         return
     run_backward(roots, seeds, bool(retain_graph))
@@ -659,7 +689,8 @@ def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
                     f"{where}: grad can be implicitly created only for scalar outputs; output {i} "
                     f"has shape {tuple(t._data.shape)}, pass a gradient of that shape"
                 )
-            seeds.append(t._device.xp.ones(t._data.shape, dtype=t._data.dtype))
+            with t._device.activate():
+                seeds.append(t._device.xp.ones(t._data.shape, dtype=t._data.dtype))
         else:
             g = g if isinstance(g, Tensor) else Tensor(g)
             if g._device is not t._device:

@@ -878,7 +878,11 @@ class _ToDevice(Function):
 
     @classmethod
     def apply(cls, x: Tensor, device: Any, non_blocking: bool = False) -> Tensor:  # type: ignore[override]
+        if device.type == "cpu":
+            _backend.raise_deferred()  # a host sync: report failed device-side checks first
         out = super().apply(x, device=device, non_blocking=non_blocking)
         out._device = device
+        if out._grad_fn is not None:  # backward runs on the source device, where the grad goes
+            out._grad_fn.device = None if x._device.type == "cpu" else x._device
         return out
 

@@ -67,13 +67,13 @@ def test_conv2d_reads_channel_major_views_and_skips_input_gradient(device):
     # the first conv's input needs no grad: its node is told so, and skips col2im
     assert y1.grad_fn.needs_input_grad == (False, True)
     out.sum().backward()
-    tx = torch.tensor(x.numpy())
-    tw1 = torch.tensor(w1.detach().numpy(), requires_grad=True)
-    tw2 = torch.tensor(w2.detach().numpy(), requires_grad=True)
+    tx = torch.tensor(x.cpu().numpy())
+    tw1 = torch.tensor(w1.detach().cpu().numpy(), requires_grad=True)
+    tw2 = torch.tensor(w2.detach().cpu().numpy(), requires_grad=True)
     want = TF.conv2d(TF.conv2d(tx, tw1), tw2, padding=1)
     want.sum().backward()
-    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(w1.grad.numpy(), tw1.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(w1.grad.cpu().numpy(), tw1.grad.numpy(), rtol=1e-4, atol=1e-3)
     assert x.grad is None
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from brickwork import dtypes
+from brickwork import _backend, dtypes
 from brickwork.autograd import DeviceMismatchError, Function
 from brickwork.ops import elementwise as ew
 from brickwork.ops import reduce as rd
-from brickwork.ops._util import as_float, sum_to
+from brickwork.ops._util import along_axis_index, as_float, sum_to
 from brickwork.ops.nn_ops import log_softmax
 from brickwork.tensor import Tensor
 
@@ -104,7 +104,7 @@ class ClassNLL(Function):
             gx = xp.zeros_like(logp)
         at_target = xp.take_along_axis(gx, safe_t, axis=1)
         at_target -= pick[expand]
-        xp.put_along_axis(gx, safe_t, at_target, axis=1)
+        gx[along_axis_index(xp, safe_t, 1)] = at_target  # (put_along_axis is not in every CuPy)
         if eps:
             smooth = ((eps / c) * g_el * self.valid)[expand]
             if self.weight is not None:
@@ -144,9 +144,12 @@ def _class_targets(op: str, input: Tensor, target: Tensor, weight: Tensor | None
     if weight is not None and tuple(weight._data.shape) != (c,):
         raise RuntimeError(f"{op}: weight has shape {tuple(weight.shape)}, expected ({c},) "
                            f"for {c} classes")
-    if input._device.type == "cpu" and t.size:
+    if t.size:
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
-        if bad.any():
+        if input._device.type != "cpu":  # checked on the GPU, reported at the next host sync
+            _backend.check_on_device(bad.any(), f"{op}: a target is out of bounds for {c} classes "
+                                                f"(input of shape {tuple(input.shape)})")
+        elif bad.any():
             raise IndexError(
                 f"{op}: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
                 f"(input of shape {tuple(input.shape)})"
@@ -336,10 +339,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _check_reduction(reduction, op)
     _same_size(op, input, target)
     x, y = as_float(input), _like(target, input)
-    if input._device.type == "cpu" and x._data.size:
+    if x._data.size:
         d = x._data
-        if not ((d >= 0) & (d <= 1)).all():
-            raise RuntimeError(f"{op}: all elements of input should be between 0 and 1")
+        # (on a GPU checked there and reported at the next host sync; NaN fails the check, as in PyTorch)
+        _backend.check_on_device(~((d >= 0) & (d <= 1)).all(),
+                                 f"{op}: all elements of input should be between 0 and 1", RuntimeError)
     return _weighted(BinaryCrossEntropy.apply(x, y), weight, reduction)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from brickwork import dtypes
+from brickwork import _backend, dtypes
 from brickwork._sync import sync_point
 from brickwork.autograd import DeviceMismatchError, Function, _mode, _wrap
 from brickwork.ops._util import along_axis_index as _along_axis_index
@@ -37,7 +37,7 @@ class Permute(Function):
         return x.transpose(axes)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        return (g.transpose(np.argsort(self.axes)),)
+        return (g.transpose(tuple(np.argsort(self.axes).tolist())),)  # plain ints for CuPy too
 
 
 class Expand(Function):
@@ -85,10 +85,7 @@ class GatherIndex(Function):
 
 
 def _add_at(xp: Any, out: Any, index: Any, values: Any) -> None:
-    if xp is np:
-        np.add.at(out, index, values)
-    else:
-        xp.add.at(out, index, values)
+    _backend.scatter_add(out, index, values)
 
 
 class SetItem(Function):
@@ -862,8 +859,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
             raise IndexError("index_select: a 0-d tensor takes exactly one index")
         return reshape(index_select(reshape(input, 1), 0, _wrap(idx.reshape(1), input._device)), ())
     n = input._data.shape[axis]
-    if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
-        raise IndexError(f"index_select: index out of range for dimension {axis} of size {n}")
+    if idx.size:  # (on a GPU checked there, reported at the next host sync: no sync per call)
+        _backend.check_on_device((idx.max() >= n) | (idx.min() < -n),
+                                 f"index_select: index out of range for dimension {axis} of size {n}")
     return IndexSelect.apply(input, _wrap(idx.reshape(-1), input._device), axis=axis)
 
 
