@@ -3,8 +3,10 @@
 Run ``python benchmarks/bench_distributed.py`` (no launcher): it starts itself
 with ``mpiexec -n 1`` and ``mpiexec -n 2`` (``--procs`` to change), then prints
 
-- scaling efficiency of DistributedDataParallel training, for an MLP and a
-  LeNet-5 on 28x28 inputs (synthetic data, so nothing is downloaded): each
+- scaling efficiency of DistributedDataParallel training, for the MLP
+  (784-256-10) and d2l's LeNet on 1x28x28 inputs, the models of the
+  ``mlp_train`` and ``lenet_d2l_train`` workloads of ``benchmarks/run.py``
+  (synthetic data, so nothing is downloaded): each
   rank trains on its own batch of ``--batch`` samples (weak scaling), and
   efficiency = throughput with n processes / (n x throughput with one);
 - all-reduce bandwidth through ``bw.distributed.all_reduce`` against a plain
@@ -57,11 +59,12 @@ def _models():
     def mlp():
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
 
-    def lenet():
+    def lenet():  # d2l's LeNet (sigmoid, average pooling)
         return nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
+            nn.Linear(84, 10),
         )
 
     return {"MLP": mlp, "LeNet": lenet}
