@@ -134,3 +134,21 @@ def test_launcher_detection_without_a_launcher(monkeypatch):
     assert dist.get_node_local_rank() == 3
     monkeypatch.setenv("PMI_RANK", "0")
     assert dist.launched_by_mpi() is True
+
+
+def test_mpi_backend_stages_cuda_tensors_through_the_host(world, device):
+    if device.type != "cuda":
+        pytest.skip("needs --device cuda (a GPU, or CuPy simulated with BRICKWORK_TEST_FAKE_CUPY=1)")
+    t = bw.arange(6.0, device=device).reshape(2, 3)
+    dist.all_reduce(t.T, op=ReduceOp.AVG)  # non-contiguous, staged, written back on the device
+    assert t.device == device and t.cpu().tolist() == [[0, 1, 2], [3, 4, 5]]
+    out = [bw.zeros(3, device=device)]
+    dist.all_gather(out, bw.ones(3, device=device))
+    res = bw.zeros(3, device=device)
+    dist.reduce_scatter(res, [bw.full((3,), 2.0, device=device)])
+    dist.broadcast(res, 0)
+    assert out[0].device == device and out[0].cpu().tolist() == [1, 1, 1] and res.cpu().tolist() == [2, 2, 2]
+    model = nn.Linear(3, 2).to(device)
+    ddp = nn.parallel.DistributedDataParallel(model, device_ids=[device])
+    ddp(bw.ones(4, 3, device=device)).sum().backward()
+    assert model.bias.grad.device == device and model.bias.grad.cpu().tolist() == [4.0, 4.0]

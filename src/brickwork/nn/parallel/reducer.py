@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _backend
 from brickwork.autograd import _wrap
 from brickwork.distributed.process_group import DistributedError, ProcessGroup, ReduceOp, Work
 from brickwork.tensor import Tensor
@@ -163,7 +164,7 @@ class Reducer:
             return
         if grad is None:
             p._grad = _wrap(avg.copy(), p._device)
-        elif grad._data.shape == avg.shape and grad._data.flags.writeable:
+        elif grad._data.shape == avg.shape and _backend.writeable(grad._data):
             grad._data[...] = avg
             grad._version[0] += 1
         else:
