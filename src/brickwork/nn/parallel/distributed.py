@@ -50,7 +50,8 @@ class DistributedDataParallel(Module):
     - Buffers (e.g. BatchNorm running statistics) are copied from rank 0 at
       every training forward when ``broadcast_buffers=True``. BatchNorm
       normalises with the statistics of each rank's own batch (per-rank
-      statistics), as in PyTorch without SyncBatchNorm.
+      statistics); ``nn.SyncBatchNorm.convert_sync_batchnorm(model)`` makes
+      them whole-batch statistics, so training matches one process exactly.
     - ``state_dict()``/``parameters()`` are the wrapped model's under the
       prefix ``module.``; save ``ddp.module.state_dict()`` for files that
       load into an unwrapped model.
