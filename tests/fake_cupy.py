@@ -152,7 +152,8 @@ def _wrap(x: Any) -> Any:
 def _call(fn: Any, where: str, args: tuple, kwargs: dict) -> Any:
     args = _unwrap(args, where)
     kwargs = {k: _unwrap(v, where) for k, v in kwargs.items()}
-    return _wrap(fn(*args, **kwargs))
+    with np.errstate(all="ignore"):  # CuPy computes inf/nan silently
+        return _wrap(fn(*args, **kwargs))
 
 
 class _Flags:
@@ -177,6 +178,7 @@ class _Data:
 
 
 _NDARRAY_API = set(_API["ndarray"])
+_METADATA_ONLY = {"view", "transpose", "swapaxes", "squeeze"}
 _live_bytes = [0]
 
 
@@ -237,6 +239,8 @@ class ndarray:  # noqa: N801 - CuPy's name
             return _Grid(method)
 
         def bound(*args: Any, **kwargs: Any) -> Any:
+            if name in _METADATA_ONLY:  # no kernel, no allocation: any current device will do
+                return ndarray._of(method(*_unwrap(args, name), **kwargs), self._dev)
             _unwrap(self, f"ndarray.{name}")
             return _call(method, f"ndarray.{name}", args, kwargs)
 
@@ -328,6 +332,10 @@ def _binary(op: Any, name: str, reflected: bool = False, inplace: bool = False) 
         if isinstance(other, np.ndarray):
             raise TypeError(f"fake CuPy: {name}: Unsupported type {type(other)}")
         b = _unwrap(other, name)
+        with np.errstate(all="ignore"):
+            return _apply(self, a, b)
+
+    def _apply(self: ndarray, a: Any, b: Any) -> Any:
         if inplace:
             self._a = op(a, b)  # NumPy's in-place operator writes into a and returns it
             return self

@@ -416,7 +416,8 @@ def nccl_module() -> Any:
 
 
 def peak_memory_hook() -> Any:
-    """An installed CuPy memory hook whose ``peak`` attribute follows the pool's peak usage."""
+    """An installed CuPy memory hook whose ``peaks`` (device index -> bytes) follow the pool's peak
+    usage: it reads the pool's used bytes after every allocation."""
     cp = _import_cupy()
     from cupy.cuda import memory_hook  # noqa: PLC0415 - only reached with CuPy
 
@@ -424,10 +425,13 @@ def peak_memory_hook() -> Any:
         name = "brickwork_peak"
 
         def __init__(self) -> None:
-            self.peak = 0
+            self.peaks: dict[int, int] = {}
 
         def malloc_postprocess(self, **kwargs: Any) -> None:
-            self.peak = max(self.peak, int(cp.get_default_memory_pool().used_bytes()))
+            index = int(kwargs.get("device_id", 0))
+            used = int(cp.get_default_memory_pool().used_bytes())
+            if used > self.peaks.get(index, 0):
+                self.peaks[index] = used
 
     hook = _PeakHook()
     hook.__enter__()

@@ -7,6 +7,7 @@ float32 and integer ones to int64.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -30,6 +31,23 @@ def _device(device: Any) -> _backend.Device:
     if device is None:
         return _backend.CPU
     return _backend.Device(device).resolved()
+
+
+def _on_target_device(fn: Any) -> Any:
+    """CuPy allocates (and its generators draw) on the current device: make the target GPU current
+    (``device=`` or the input tensor's), and put the previous one back."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        device = kwargs.get("device")
+        if device is None and args and isinstance(args[0], Tensor):
+            device = args[0]._device
+        if device is None or _backend._cupy is None:
+            return fn(*args, **kwargs)
+        with _backend.Device(device).resolved().activate():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _finish(arr: Any, device: _backend.Device, requires_grad: bool) -> Tensor:
@@ -112,6 +130,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 # filled
 
 
+@_on_target_device
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           **kwargs: Any) -> Tensor:
     """A tensor of zeros."""
@@ -121,6 +140,7 @@ def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _finish(dev.xp.zeros(shape, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
+@_on_target_device
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
          **kwargs: Any) -> Tensor:
     """A tensor of ones."""
@@ -130,6 +150,7 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool 
     return _finish(dev.xp.ones(shape, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
+@_on_target_device
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           **kwargs: Any) -> Tensor:
     """An "uninitialised" tensor; brickwork fills it with zeros so runs are reproducible."""
@@ -141,6 +162,7 @@ def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _finish(dev.xp.zeros(shape, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
+@_on_target_device
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (its dtype inferred from the value)."""
@@ -158,6 +180,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
     return _finish(dev.xp.full(shape, fill_value, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
+@_on_target_device
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
@@ -222,6 +245,7 @@ def _float_draw(kind: str, shape: tuple[int, ...], dtype: Any, device: Any,
     return arr, dev, dt
 
 
+@_on_target_device
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, **kwargs: Any) -> Tensor:
     """Uniform samples from [0, 1)."""
@@ -231,6 +255,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
     return _finish(arr, dev, requires_grad)
 
 
+@_on_target_device
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, **kwargs: Any) -> Tensor:
     """Standard normal samples."""
@@ -240,6 +265,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     return _finish(arr, dev, requires_grad)
 
 
+@_on_target_device
 def randint(low: int, high: Any = None, size: Any = None, *, generator: Generator | None = None,
             dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers from ``low`` (default 0) up to ``high`` (exclusive): ``randint(10, (3,))``."""
@@ -259,6 +285,7 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Generato
     return _finish(arr.astype(dt.np, copy=False), dev, requires_grad)
 
 
+@_on_target_device
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """A random permutation of ``0..n-1``."""
@@ -269,6 +296,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
     return _finish(arr, dev, requires_grad)
 
 
+@_on_target_device
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Normal samples; ``mean`` and ``std`` may be tensors (elementwise) or floats with ``size``."""
@@ -288,6 +316,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
     return _finish(z, dev, requires_grad)
 
 
+@_on_target_device
 def bernoulli(input: Tensor, p: Any = None, *, generator: Generator | None = None) -> Tensor:
     """Draw 0/1 with probabilities ``input`` (or the scalar ``p``)."""
     probs = input._data if p is None else p
@@ -295,6 +324,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Generator | None = Non
     return _finish((u < probs).astype(input._data.dtype), input._device, False)
 
 
+@_on_target_device
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None) -> Tensor:
     """Sample category indices with the given (unnormalised) weights, per row of ``input``.

@@ -303,7 +303,7 @@ class Tensor:
                 f"item(): a tensor with {self._data.size} elements cannot be converted to a "
                 "Python scalar"
             )
-        return self._data.reshape(()).item()
+        return self._data.item()  # (any shape of one element; no reshape: nothing runs on the device)
 
     def tolist(self) -> Any:
         sync_point("Tensor.tolist()")
@@ -340,7 +340,7 @@ class Tensor:
                 f"{what}: only a tensor with one element can be converted to a Python scalar "
                 f"(this one has shape {tuple(self._data.shape)})"
             )
-        return self._data.reshape(()).item()
+        return self._data.item()
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -409,6 +409,23 @@ class Tensor:
 
     def cpu(self) -> Tensor:
         return self.to(_backend.CPU)
+
+    def pin_memory(self) -> Tensor:
+        """A copy in page-locked host memory, from which ``.to('cuda', non_blocking=True)`` copies
+        asynchronously (needs CUDA; the tensor itself if it is pinned already)."""
+        if self._device.type != "cpu":
+            raise RuntimeError(f"pin_memory: only CPU tensors can be pinned; this one is on {self._device}")
+        if _backend.cuda_device_count() == 0:
+            raise RuntimeError("pin_memory: pinned host memory needs CUDA, which is not available here")
+        if _backend.is_pinned(self._data):
+            return self
+        out = _wrap(_backend.pin(self._data), self._device)
+        out.requires_grad = self.requires_grad
+        return out
+
+    def is_pinned(self) -> bool:
+        """True when this CPU tensor's memory is pinned (see :meth:`pin_memory`)."""
+        return _backend.is_pinned(self._data)
 
     def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
         if device is None:

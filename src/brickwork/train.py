@@ -165,7 +165,8 @@ class _Meter:
 
 def _to(batch: Any, device: Any) -> Any:
     if isinstance(batch, Tensor):
-        return batch.to(device)
+        # asynchronous from pinned memory (DataLoader(pin_memory=True)); otherwise an ordinary copy
+        return batch.to(device, non_blocking=device.type == "cuda")
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to(b, device) for b in batch)
     if isinstance(batch, dict):

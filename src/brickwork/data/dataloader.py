@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _backend
 from brickwork.data.dataset import IterableDataset
 from brickwork.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from brickwork.random import Generator
@@ -87,6 +88,19 @@ def default_collate(batch: list[Any]) -> Any:
     )
 
 
+def _pin(batch: Any) -> Any:
+    """The batch with its CPU tensors copied into pinned host memory."""
+    if isinstance(batch, Tensor):
+        return batch.pin_memory() if batch._device.type == "cpu" else batch
+    if isinstance(batch, abc.Mapping):
+        return {k: _pin(v) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_pin(b) for b in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_pin(b) for b in batch)
+    return batch
+
+
 def default_convert(data: Any) -> Any:
     """Turn NumPy arrays inside a sample into tensors (the collate for ``batch_size=None``)."""
     from brickwork.creation import tensor as make_tensor
@@ -111,8 +125,14 @@ class DataLoader:
     brickwork's default generator (``bw.manual_seed`` makes it reproducible).
     ``sampler`` (an iterable of indices) or ``batch_sampler`` (an iterable of
     index lists) replace the built-in order, e.g. for distributed training.
-    ``batch_size=None`` yields single samples. ``pin_memory`` is accepted; it
-    has no effect on a machine without CUDA.
+    ``batch_size=None`` yields single samples.
+
+    ``pin_memory=True`` copies each batch's CPU tensors into page-locked host
+    memory, so that ``x.to('cuda', non_blocking=True)`` (as ``bw.fit`` does)
+    copies asynchronously and the host prepares the next batch meanwhile. It
+    costs one extra host copy per batch, pays off only on a GPU, and whether it
+    is faster depends on the machine: measure (``benchmarks/gpu_run.py
+    --pin-memory``). On a machine without CUDA it has no effect.
 
     >>> import brickwork as bw
     >>> ds = bw.data.TensorDataset(bw.arange(10.0), bw.arange(10))
@@ -197,6 +217,14 @@ class DataLoader:
         return len(self.sampler)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[Any]:
+        batches = self._batches()
+        if not self.pin_memory or _backend.cuda_device_count() == 0:
+            yield from batches
+            return
+        for batch in batches:
+            yield _pin(batch)
+
+    def _batches(self) -> Iterator[Any]:
         if self._iterable:
             yield from self._iter_stream()
             return

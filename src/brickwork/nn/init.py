@@ -43,7 +43,10 @@ def _deferrable(fn: Callable) -> Callable:
         if is_pending(tensor):
             tensor._record_init(wrapper, args, kwargs)
             return tensor
-        return fn(tensor, *args, **kwargs)
+        if tensor._device.type == "cpu":
+            return fn(tensor, *args, **kwargs)
+        with tensor._device.activate():  # CuPy draws and allocates on the current GPU
+            return fn(tensor, *args, **kwargs)
 
     return wrapper
 
@@ -256,8 +259,9 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     zeros = int(math.ceil(sparsity * rows))
     rng = rng_for(tensor._device, generator)
     values = rng.standard_normal((rows, cols)) * std
-    for c in range(cols):
-        values[rng.permutation(rows)[:zeros], c] = 0
+    xp = tensor._device.xp
+    for c in range(cols):  # a permutation as the argsort of random keys (CuPy's Generator has none)
+        values[xp.argsort(rng.random(rows))[:zeros], c] = 0
     return _write(tensor, values)
 
 

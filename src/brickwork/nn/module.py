@@ -755,7 +755,8 @@ def _copy_into(target: Tensor, arr: Any) -> None:
     src_dev = _backend.device_of_array(arr)
     if src_dev is not target._device:
         arr = _backend.transfer(arr, target._device)
-    target._data[...] = arr
+    with target._device.activate():
+        target._data[...] = arr
     target._version[0] += 1
 
 

@@ -163,7 +163,8 @@ class _Deferrable:
                 )
         dev = _backend.Device(device).resolved() if device is not None else data.device
         np_dtype = dtypes.as_dtype(dtype).np if dtype is not None else data.dtype
-        self._data = dev.xp.zeros(shape, dtype=np_dtype)
+        with dev.activate():  # CuPy allocates on the current GPU
+            self._data = dev.xp.zeros(shape, dtype=np_dtype)
         self._device = dev
         self._version[0] += 1
         return self

@@ -33,12 +33,13 @@ class MaskedScale(Function):
 def _keep_mask(input: Tensor, p: float, shape: tuple[int, ...],
                generator: Generator | None) -> Any:
     x = input._data
-    if p == 1.0:
-        return input._device.xp.zeros(shape, dtype=x.dtype)
-    rng = rng_for(input._device, generator)
-    draw_dtype = x.dtype if x.dtype.itemsize >= 4 else "float32"
-    keep = rng.random(shape, dtype=draw_dtype) >= p
-    return keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    with input._device.activate():  # CuPy draws and allocates on the current GPU
+        if p == 1.0:
+            return input._device.xp.zeros(shape, dtype=x.dtype)
+        rng = rng_for(input._device, generator)
+        draw_dtype = x.dtype if x.dtype.itemsize >= 4 else "float32"
+        keep = rng.random(shape, dtype=draw_dtype) >= p
+        return keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
 
 
 def _check_p(p: float, op: str) -> float:

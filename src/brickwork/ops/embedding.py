@@ -91,10 +91,11 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
                 f"(input of shape {tuple(input.shape)})"
             )
     elif indices.size:  # on a GPU: checked there, reported at the next host sync (no sync here)
-        _backend.check_on_device(
-            (indices.min() < 0) | (indices.max() >= n),
-            f"embedding: an index is out of range for a weight with {n} rows "
-            f"(input of shape {tuple(input.shape)})")
+        with input._device.activate():
+            _backend.check_on_device(
+                (indices.min() < 0) | (indices.max() >= n),
+                f"embedding: an index is out of range for a weight with {n} rows "
+                f"(input of shape {tuple(input.shape)})")
     if max_norm is not None:
         _renorm_rows(weight, indices, float(max_norm), float(norm_type))
     return Embedding.apply(weight, indices=indices, padding_idx=padding_idx,

@@ -8,6 +8,7 @@ that saved the old value refuses to run. Inside the graph (``X /= 2`` in a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,20 @@ from brickwork.autograd import DeviceMismatchError, Function, _mode
 from brickwork.ops import elementwise as ew
 from brickwork.random import Generator, rng_for
 from brickwork.tensor import Tensor
+
+
+def _on_own_device(fn: Any) -> Any:
+    """Writes (and random draws) outside an op run on the tensor's GPU: CuPy allocates and launches
+    on the current device, so make the tensor's current (no-op on the CPU)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        if self._device.type == "cpu":
+            return fn(self, *args, **kwargs)
+        with self._device.activate():
+            return fn(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _arith_(self: Tensor, cls: type[Function], ufunc: str, other: Any) -> Tensor:
@@ -147,6 +162,7 @@ class _CopyFrom(Function):
         return (self.xp.zeros_like(g) if need_dst else None, gsrc)
 
 
+@_on_own_device
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` into this tensor (broadcasting, casting; across devices on request)."""
     if not isinstance(src, Tensor):
@@ -175,6 +191,7 @@ def zero_(self: Tensor) -> Tensor:
     return fill_(self, 0)
 
 
+@_on_own_device
 def fill_(self: Tensor, value: Any) -> Tensor:
     if isinstance(value, Tensor):
         if value._data.size != 1:
@@ -210,6 +227,7 @@ def _random_fill(self: Tensor, arr: Any, op: str) -> Tensor:
     return self
 
 
+@_on_own_device
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Fill with samples from U(a, b)."""
@@ -220,6 +238,7 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *,
     return _random_fill(self, draw, "uniform_")
 
 
+@_on_own_device
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
     """Fill with samples from N(mean, std**2)."""
@@ -230,12 +249,14 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
     return _random_fill(self, draw, "normal_")
 
 
+@_on_own_device
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
     rng = rng_for(self._device, generator)
     draw = rng.random(self._data.shape, dtype=np.float64) < p
     return _random_fill(self, draw, "bernoulli_")
 
 
+@_on_own_device
 def random_(self: Tensor, low: int = 0, high: Any = None, *,
             generator: Generator | None = None) -> Tensor:
     if high is None:

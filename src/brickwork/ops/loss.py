@@ -145,11 +145,12 @@ def _class_targets(op: str, input: Tensor, target: Tensor, weight: Tensor | None
         raise RuntimeError(f"{op}: weight has shape {tuple(weight.shape)}, expected ({c},) "
                            f"for {c} classes")
     if t.size:
-        bad = (t != ignore_index) & ((t < 0) | (t >= c))
-        if input._device.type != "cpu":  # checked on the GPU, reported at the next host sync
-            _backend.check_on_device(bad.any(), f"{op}: a target is out of bounds for {c} classes "
-                                                f"(input of shape {tuple(input.shape)})")
-        elif bad.any():
+        with input._device.activate():
+            bad = (t != ignore_index) & ((t < 0) | (t >= c))
+            if input._device.type != "cpu":  # checked on the GPU, reported at the next host sync
+                _backend.check_on_device(bad.any(), f"{op}: a target is out of bounds for {c} classes "
+                                                    f"(input of shape {tuple(input.shape)})")
+        if input._device.type == "cpu" and bad.any():
             raise IndexError(
                 f"{op}: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
                 f"(input of shape {tuple(input.shape)})"
@@ -342,8 +343,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if x._data.size:
         d = x._data
         # (on a GPU checked there and reported at the next host sync; NaN fails the check, as in PyTorch)
-        _backend.check_on_device(~((d >= 0) & (d <= 1)).all(),
-                                 f"{op}: all elements of input should be between 0 and 1", RuntimeError)
+        with x._device.activate():
+            _backend.check_on_device(~((d >= 0) & (d <= 1)).all(),
+                                     f"{op}: all elements of input should be between 0 and 1", RuntimeError)
     return _weighted(BinaryCrossEntropy.apply(x, y), weight, reduction)
 
 

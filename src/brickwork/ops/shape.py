@@ -860,8 +860,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         return reshape(index_select(reshape(input, 1), 0, _wrap(idx.reshape(1), input._device)), ())
     n = input._data.shape[axis]
     if idx.size:  # (on a GPU checked there, reported at the next host sync: no sync per call)
-        _backend.check_on_device((idx.max() >= n) | (idx.min() < -n),
-                                 f"index_select: index out of range for dimension {axis} of size {n}")
+        with input._device.activate():
+            _backend.check_on_device((idx.max() >= n) | (idx.min() < -n),
+                                     f"index_select: index out of range for dimension {axis} of size {n}")
     return IndexSelect.apply(input, _wrap(idx.reshape(-1), input._device), axis=axis)
 
 

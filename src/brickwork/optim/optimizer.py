@@ -147,7 +147,7 @@ class Optimizer:
                 g = p._grad
                 if g is None:
                     continue
-                if g._data.flags.writeable:
+                if _backend.writeable(g._data):
                     g._data.fill(0)
                     g._version[0] += 1
                 else:
@@ -173,12 +173,18 @@ class Optimizer:
                 if g is None:
                     continue
                 state = states.get(p)
-                if state is None:
-                    state = states[p] = self._init_state(p, group)
                 try:
-                    update(p, g._data, state, group)
+                    if p._device.type == "cpu":
+                        if state is None:
+                            state = states[p] = self._init_state(p, group)
+                        update(p, g._data, state, group)
+                    else:
+                        with p._device.activate():  # CuPy allocates on the current GPU
+                            if state is None:
+                                state = states[p] = self._init_state(p, group)
+                            update(p, g._data, state, group)
                 except (TypeError, ValueError) as exc:
-                    raise self._explain(p, state, exc) from exc
+                    raise self._explain(p, state or {}, exc) from exc
                 p._version[0] += 1
         return loss
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend
+from brickwork._sync import sync_point
 from brickwork.autograd import DeviceMismatchError, _wrap
 from brickwork.tensor import Tensor
 
@@ -59,7 +60,9 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0,
         stacked = xp.stack([xp.asarray(p) for p in parts])
         total = reduce(stacked) if reduce is not None else _vector_norm(xp, stacked, norm_type)
     total = xp.asarray(total)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):  # an explicit, requested host read
+    if error_if_nonfinite:  # an explicit, requested host read: counted by sync_guard
+        sync_point("clip_grad_norm_(error_if_nonfinite=True)")
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
             f"({float(total)}), so it cannot be clipped; pass error_if_nonfinite=False to clip anyway"

@@ -1,0 +1,360 @@
+"""CPU and GPU give the same results: every op and layer of the test tables, and the device
+behaviour of whole programs (training, optimisers, files, data loading, several GPUs, host syncs).
+
+Two parts:
+
+- Agreement (``test_op_agrees`` / ``test_layer_agrees``): each op of the op-test tables and each
+  layer of the layer catalogue runs on the CPU and on ``cuda:0`` from the same inputs; outputs and
+  gradients must match within float32 tolerance. Needs a CUDA GPU; without one these are skipped
+  with the reason stated (``BRICKWORK_TEST_FAKE_CUPY=1`` runs them on CuPy simulated on NumPy).
+- Programs (the rest): run on the real GPU when there is one, else on CuPy simulated on NumPy
+  (``tests/fake_cupy.py``: two fake GPUs, CuPy's namespace, counted host syncs), so every CI run
+  checks the device plumbing; only a real GPU checks numerics and speed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import brickwork as bw
+from brickwork import nn
+from brickwork.nn import functional as F
+from gpu_env import gpu_fixture, to_host  # noqa: F401 - the fixture "gpu"
+from nn.test_layers_parity import CASES as LAYER_CASES
+from ops.test_activation import CASES as ACTIVATIONS
+from ops.test_elementwise import BINARY, UNARY, _binary_fns
+from ops.test_reduce import REDUCTIONS
+from ops.test_shape import COPIES, INDEXES, SPLITS, VIEWS
+
+needs_gpu = pytest.mark.skipif(
+    bw.cuda.device_count() == 0,
+    reason="CPU-vs-GPU agreement needs a CUDA GPU (CuPy and an NVIDIA driver); none here. Run "
+           "scripts/gpu_check.sh on a GPU machine (or BRICKWORK_TEST_FAKE_CUPY=1 to simulate one)")
+CPU = bw.device("cpu")
+TOL = dict(rtol=2e-4, atol=2e-5)  # float32, different kernels (cuBLAS, CuPy reductions)
+
+
+def _flat(out):
+    if isinstance(out, bw.Tensor):
+        return [out]
+    return [o for item in out for o in _flat(item)] if isinstance(out, (tuple, list)) else []
+
+
+def _run(fn, arrays, device, grad, seed=0):
+    inputs = [bw.tensor(a, device=device, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    outs = _flat(fn(*inputs))
+    for o in outs:
+        assert o.device == device, f"an output is on {o.device}, expected {device}"
+    roots = [o for o in outs if o.requires_grad]
+    if roots:
+        rng = np.random.default_rng(seed)
+        seeds = [bw.tensor(rng.standard_normal(tuple(o.shape)).astype(np.float32), device=device).to(o.dtype)
+                 for o in roots]
+        bw.autograd.backward(roots, seeds)
+    grads = [None if t.grad is None else to_host(t.grad) for t in inputs]
+    for t in inputs:
+        assert t.grad is None or t.grad.device == device
+    return [to_host(o) for o in outs], grads
+
+
+def agree(fn, arrays, grad=True, **tol):
+    arrays = [np.asarray(a) for a in arrays]
+    cpu_out, cpu_grads = _run(fn, arrays, CPU, grad)
+    gpu_out, gpu_grads = _run(fn, arrays, bw.device("cuda:0"), grad)
+    assert len(cpu_out) == len(gpu_out)
+    for i, (c, g) in enumerate(zip(cpu_out, gpu_out)):
+        assert (c.dtype, c.shape) == (g.dtype, g.shape), f"output {i}: {c.dtype}{c.shape}, {g.dtype}{g.shape}"
+        np.testing.assert_allclose(g, c, err_msg=f"output {i}", equal_nan=True, **(tol or TOL))
+    for i, (c, g) in enumerate(zip(cpu_grads, gpu_grads)):
+        assert (c is None) == (g is None), f"grad of input {i}: present on one device only"
+        if c is not None:
+            np.testing.assert_allclose(g, c, err_msg=f"grad of input {i}", equal_nan=True, **(tol or TOL))
+
+
+def _uniform(shape, low=-2.0, high=2.0, away_from=None, seed=0):
+    a = np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+    if away_from is not None:
+        a = np.where(np.abs(a - away_from) < 0.1, a + 0.25, a).astype(np.float32)
+    return a
+
+
+def _op_cases():
+    cases = []
+    for name, (fn, _torch_fn, kw) in UNARY.items():
+        cases.append((f"unary-{name}", fn, [_uniform((3, 4), **kw)]))
+    for name, (spec, kw) in BINARY.items():
+        fn = _binary_fns(spec)[0]
+        a = _uniform((3, 4), low=kw.get("a_low", -2.0), seed=1)
+        b = _uniform((4,), low=kw.get("b_low", -2.0), seed=2)
+        cases.append((f"binary-{name}", fn, [a, b]))
+    for name, fn in REDUCTIONS.items():
+        cases.append((f"reduce-{name}", lambda x, fn=fn: fn(x, 1, False), [_uniform((3, 4, 2))]))
+    for table, label in ((VIEWS, "view"), (COPIES, "copy"), (SPLITS, "split"), (INDEXES, "index")):
+        for name, (shape, fn) in table.items():
+            cases.append((f"{label}-{name}", fn, [_uniform(shape)]))
+    for name, (fn, _torch_fn) in ACTIVATIONS.items():
+        cases.append((f"activation-{name}", fn, [_uniform((3, 6))]))
+    x, w = _uniform((2, 3, 7, 7)), _uniform((4, 3, 3, 3), seed=3)
+    cases += [
+        ("conv2d", lambda x, w: F.conv2d(x, w, padding=1, stride=2), [x, w]),
+        ("max_pool2d", lambda x: F.max_pool2d(x, 2), [x]),
+        ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), [x]),
+        ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, 1), [x]),
+        ("matmul", lambda a, b: a @ b, [_uniform((2, 3, 4)), _uniform((4, 5), seed=4)]),
+        ("linear", F.linear, [_uniform((5, 4)), _uniform((3, 4), seed=5), _uniform((3,), seed=6)]),
+        ("softmax", lambda x: F.softmax(x, dim=1), [_uniform((4, 6))]),
+        ("log_softmax", lambda x: F.log_softmax(x, dim=-1), [_uniform((4, 6))]),
+        ("cross_entropy", lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1),
+         [_uniform((6, 5)), np.array([0, 4, 2, 2, 1, 3])]),
+        ("nll_loss", lambda x, t: F.nll_loss(F.log_softmax(x, 1), t),
+         [_uniform((4, 3)), np.array([0, 2, 1, 1])]),
+        ("mse_loss", F.mse_loss, [_uniform((3, 4)), _uniform((3, 4), seed=7)]),
+        ("bce_with_logits", F.binary_cross_entropy_with_logits,
+         [_uniform((3, 4)), _uniform((3, 4), 0, 1, seed=8)]),
+        ("embedding", lambda i, w: F.embedding(i, w), [np.array([[0, 3], [3, 1]]), _uniform((4, 5))]),
+        ("layer_norm", lambda x: F.layer_norm(x, (6,)), [_uniform((3, 6))]),
+        ("batch_norm_train", lambda x: F.batch_norm(x, None, None, training=True), [_uniform((5, 3, 2))]),
+        ("gather", lambda x, i: x.gather(1, i), [_uniform((3, 4)), np.array([[0, 3], [1, 1], [2, 0]])]),
+        ("index_select", lambda x, i: x.index_select(0, i), [_uniform((4, 3)), np.array([3, 0, 3])]),
+        ("advanced_index", lambda x, i: x[i], [_uniform((4, 3)), np.array([1, 1, 3])]),
+        ("bool_mask", lambda x: x[x > 0], [_uniform((4, 3))]),
+        ("cat_stack", lambda a, b: bw.stack([bw.cat([a, b], 0), bw.cat([b, a], 0)]),
+         [_uniform((2, 3)), _uniform((2, 3), seed=9)]),
+        ("where", lambda x, y: bw.where(x > 0, x, y), [_uniform((3, 4)), _uniform((3, 4), seed=10)]),
+        ("sdpa", F.scaled_dot_product_attention,
+         [_uniform((2, 3, 4)), _uniform((2, 5, 4), seed=11), _uniform((2, 5, 4), seed=12)]),
+        ("cumsum_sort", lambda x: x.cumsum(1) + x.sort(1)[0], [_uniform((3, 5))]),
+        ("pad", lambda x: F.pad(x, (1, 2), mode="reflect"), [_uniform((2, 3, 5))]),
+    ]
+    return cases
+
+
+OP_CASES = _op_cases()
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", OP_CASES, ids=[c[0] for c in OP_CASES])
+def test_op_agrees(case):
+    _, fn, arrays = case
+    agree(fn, arrays)
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
+def test_layer_agrees(case):
+    _, ctor, args, kwargs, shapes = case
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 3, s[1:]) if isinstance(s, tuple) and s and s[0] == "idx"
+              else rng.standard_normal(s).astype(np.float32) for s in shapes]
+    bw.manual_seed(0)
+    layer = getattr(nn, ctor)(*args, **kwargs)
+    layer.eval()  # dropout off; batch statistics are checked in test_op_agrees
+    if any(p.is_pending for p in layer.parameters()):
+        layer(*[bw.tensor(a) for a in arrays])  # materialise on the CPU first, then copy
+    twin = copy.deepcopy(layer).to("cuda:0")
+    outputs = {}
+    for dev, model in ((CPU, layer), (bw.device("cuda:0"), twin)):
+        ins = [bw.tensor(a, device=dev, requires_grad=a.dtype.kind == "f") for a in arrays]
+        outs = [o for o in _flat(model(*ins)) if o is not None]
+        total = sum(((o.float() * (i + 1)).sum() for i, o in enumerate(outs) if o.requires_grad),
+                    bw.zeros((), device=dev))
+        if total.requires_grad:
+            total.backward()
+        outputs[dev.type] = ([to_host(o) for o in outs],
+                             [to_host(p.grad) if p.grad is not None else None for p in model.parameters()],
+                             [to_host(t.grad) if t.grad is not None else None for t in ins])
+    for c_list, g_list in zip(outputs["cpu"], outputs["cuda"]):
+        for c, g in zip(c_list, g_list):
+            assert (c is None) == (g is None)
+            if c is not None:
+                np.testing.assert_allclose(g, c, **TOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# programs on a (real or simulated) GPU
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def _loader(n=48, batch=16, pin=False):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 6)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    ds = bw.data.TensorDataset(bw.tensor(x), bw.tensor(y))
+    return bw.data.DataLoader(ds, batch_size=batch, shuffle=True, pin_memory=pin)
+
+
+def test_fit_epoch_on_the_gpu_has_no_host_sync_until_the_epoch_end(gpu):
+    bw.manual_seed(0)
+    model = _mlp()
+    opt = bw.optim.Adam(model.parameters(), lr=1e-2)
+    loader = _loader(pin=True)
+    from brickwork.train import _Meter
+
+    reads = []
+    original = _Meter.result
+
+    def result(self):  # the epoch's one deliberate read, outside the no-sync region
+        reads.append(1)
+        return original(self)
+
+    _Meter.result = result
+    try:
+        with bw.sync_guard("error"):
+            history = bw.train.fit(model, loader, optimizer=opt, epochs=1, device="cuda:0",
+                                   progress=False)
+    finally:
+        _Meter.result = original
+    assert reads == [1] and history.last["train_loss"] > 0
+    assert all(p.device == bw.device("cuda:0") for p in model.parameters())
+    # the same steps again, proven by the backend itself: no device-to-host read at all
+    model.train()
+    with gpu.no_syncs():
+        for x, y in loader:
+            x, y = x.to("cuda:0", non_blocking=True), y.to("cuda:0", non_blocking=True)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            bw.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+    assert np.isfinite(loss.item())
+
+
+def test_training_on_gpu_matches_cpu(gpu):
+    results = {}
+    for dev in ("cpu", "cuda:0"):
+        bw.manual_seed(1)
+        model = _mlp()
+        model.to(dev)
+        opt = bw.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+        rng = np.random.default_rng(3)
+        x = bw.tensor(rng.standard_normal((8, 6)).astype(np.float32), device=dev)
+        y = bw.tensor(rng.integers(0, 3, 8), device=dev)
+        for _ in range(3):
+            opt.zero_grad(set_to_none=False) if _ else opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        results[dev] = [to_host(p) for p in model.parameters()]
+    for c, g in zip(results["cpu"], results["cuda:0"]):
+        np.testing.assert_allclose(g, c, **TOL)
+
+
+def test_model_moves_in_place_keeping_ties_and_optimizer_references(gpu):
+    model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4))
+    model[2].weight = model[0].weight  # tied
+    params = list(model.parameters())
+    opt = bw.optim.SGD(model.parameters(), lr=0.1)
+    assert model.to(bw.try_gpu()) is model
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+    assert model[2].weight is model[0].weight and model[0].weight.device == bw.device("cuda:0")
+    model(bw.ones(2, 4, device="cuda:0")).sum().backward()
+    opt.step()
+    assert model[0].weight.grad.device == bw.device("cuda:0")
+
+
+def test_device_mismatch_in_a_model_names_the_module_and_parameter(gpu):
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].to("cuda:0")
+    with pytest.raises(RuntimeError, match=r"0 \(Linear\).*cpu.*cuda:0|cuda:0.*cpu"):
+        model(bw.ones(1, 3))
+    with pytest.raises(RuntimeError, match=r"2 \(Linear\).*2\.weight"):
+        model(bw.ones(1, 3, device="cuda:0"))
+
+
+def test_save_and_load_with_map_location(gpu, tmp_path):
+    model = _mlp().to("cuda:0")
+    path = tmp_path / "m.safetensors"
+    bw.save(model.state_dict(), path)
+    as_saved = bw.load(path)  # back where it was saved, as torch.load does
+    on_cpu = bw.load(path, map_location="cpu")
+    on_gpu = bw.load(path, map_location="cuda")
+    for k, v in model.state_dict().items():
+        assert as_saved[k].device == bw.device("cuda:0") and on_cpu[k].device == CPU
+        assert on_gpu[k].device == bw.device("cuda:0")
+        np.testing.assert_array_equal(to_host(on_gpu[k]), to_host(v))
+    fresh = _mlp()
+    fresh.load_state_dict(on_gpu)  # a GPU state dict into a CPU model: copied (an explicit request)
+    assert all(p.device == CPU for p in fresh.parameters())
+    bw.save(bw.randn(3, device="cuda:0"), path)
+    assert bw.load(path, map_location="cpu").device == CPU
+
+
+def test_checks_on_the_device_are_reported_at_the_next_sync(gpu):
+    w = bw.randn(5, 3, device="cuda:0")
+    out = F.embedding(bw.tensor([1, 7], device="cuda:0"), w)  # no sync, no error yet
+    with pytest.raises(IndexError, match="out of range for a weight with 5 rows.*device-side check"):
+        out.sum().item()
+    x = bw.zeros(2, 3, device="cuda:0")
+    F.cross_entropy(x, bw.tensor([0, 1], device="cuda:0")).item()  # fine: nothing pending
+    F.cross_entropy(x, bw.tensor([0, 9], device="cuda:0"))
+    with pytest.raises(IndexError, match="target is out of bounds for 3 classes"):
+        bw.cuda.synchronize()
+    bw.cuda.synchronize()  # reported once
+
+
+def test_pinned_batches_copy_asynchronously(gpu):
+    batches = list(_loader(pin=True))
+    x, y = batches[0]
+    assert x.is_pinned() and y.is_pinned() and x.device == CPU
+    assert not _loader(pin=False).__iter__().__next__()[0].is_pinned()
+    with gpu.no_syncs():
+        xg = x.to("cuda:0", non_blocking=True)
+    assert xg.device == bw.device("cuda:0")
+    np.testing.assert_array_equal(to_host(xg), x.numpy())
+
+
+def test_gpu_to_gpu_copies_and_ops_on_the_second_gpu(gpu):
+    gpu.need(2)
+    x = bw.randn(3, 4, device="cuda:0", requires_grad=True)
+    y = x.cuda(1)
+    assert y.device == bw.device("cuda:1") and x.to("cuda:1").device == bw.device("cuda:1")
+    assert bw.cuda.current_device() == 0
+    z = (y * 2).relu().sum()  # runs on cuda:1 while cuda:0 is current
+    z.backward()
+    assert x.grad.device == bw.device("cuda:0") and bw.cuda.current_device() == 0
+    np.testing.assert_allclose(to_host(x.grad), 2.0 * (to_host(x) > 0), rtol=1e-6)
+
+
+def test_whole_training_step_on_the_second_gpu(gpu):
+    gpu.need(2)
+    bw.manual_seed(0)
+    model = nn.Sequential(nn.LazyLinear(8), nn.LayerNorm(8), nn.GELU(), nn.Dropout(0.1), nn.Linear(8, 3))
+    model.to("cuda:1")
+    opt = bw.optim.AdamW(model.parameters(), lr=1e-3)
+    x = bw.randn(4, 5, device="cuda:1")
+    y = bw.randint(0, 3, (4,), device="cuda:1")
+    for _ in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    nn.init.kaiming_normal_(model[4].weight)
+    assert all(p.device == bw.device("cuda:1") for p in model.parameters())
+    assert np.isfinite(loss.item()) and bw.cuda.current_device() == 0
+
+
+def test_cuda_memory_counters_follow_allocations(gpu):
+    bw.cuda.reset_peak_memory_stats()
+    before = bw.cuda.memory_allocated()
+    x = bw.zeros(1024, 256, device="cuda:0")
+    assert bw.cuda.memory_allocated() >= before + x.numel() * 4
+    del x
+    assert bw.cuda.max_memory_allocated() >= before + 1024 * 256 * 4
+    bw.cuda.empty_cache()
+
+
+def test_no_op_reads_device_data_into_the_host(gpu):
+    """Forward and backward of a small conv net move nothing to the host."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(4 * 4 * 4, 10)).to("cuda:0")
+    x = bw.randn(2, 1, 8, 8, device="cuda:0")
+    y = bw.tensor([1, 7], device="cuda:0")
+    with gpu.no_syncs():
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+    assert all(p.grad.device == bw.device("cuda:0") for p in net.parameters())
