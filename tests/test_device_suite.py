@@ -358,3 +358,35 @@ def test_no_op_reads_device_data_into_the_host(gpu):
         loss = F.cross_entropy(net(x), y)
         loss.backward()
     assert all(p.grad.device == bw.device("cuda:0") for p in net.parameters())
+
+
+@pytest.mark.parametrize("workload", ["lenet", "resnet_block", "transformer_layer"])
+def test_training_steps_move_nothing_between_host_and_device(gpu, workload):
+    """A whole step (forward, loss, backward, Adam) of the benchmark models: no host sync, and (where
+    the simulation counts copies) no host-to-device copy either -- no op stages data on the host."""
+    nets = {
+        "lenet": (lambda: nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+                                        nn.Flatten(), nn.Linear(6 * 14 * 14, 10)), (4, 1, 28, 28)),
+        "resnet_block": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                               nn.MaxPool2d(3, 2, 1), nn.AdaptiveAvgPool2d((1, 1)),
+                                               nn.Flatten(), nn.Linear(8, 10)), (4, 3, 16, 16)),
+        "transformer_layer": (lambda: nn.Sequential(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True),
+                                                    nn.Flatten(), nn.Linear(5 * 16, 10)), (4, 5, 16)),
+    }
+    make, shape = nets[workload]
+    net = make().to("cuda:0")
+    opt = bw.optim.Adam(net.parameters(), lr=1e-3)
+    x = bw.randn(*shape, device="cuda:0")
+    y = bw.tensor([1, 2, 3, 4], device="cuda:0")
+    if gpu.simulated:
+        import fake_cupy
+
+        copies = fake_cupy.stats.h2d
+    with gpu.no_syncs():
+        for _ in range(2):
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    if gpu.simulated:
+        assert fake_cupy.stats.h2d == copies, fake_cupy.stats.h2d_calls[copies:]

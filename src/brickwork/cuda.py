@@ -43,6 +43,7 @@ def _cupy(what: str) -> Any:
 
 def _index(what: str, device: Any) -> int:
     """A device argument (None, int, 'cuda:N' or a device) as a GPU index, checked."""
+    _cupy(what)
     if device is None:
         return current_device()
     dev = _backend.Device(device)
