@@ -138,3 +138,29 @@ def test_conv_keeps_float32(device):
     out = F.conv2d(bw.ones(1, 2, 4, 4, device=device), bw.ones(3, 2, 3, 3, device=device),
                    bw.zeros(3, device=device))
     assert out.dtype == bw.float32
+
+
+def _batch_innermost(x):
+    """The same values with a convolution output's memory layout ((C, H, W, B) memory)."""
+    return x.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(2, 1), dilation=(2, 1)),
+                                dict(groups=2, stride=(1, 2))], ids=str)
+def test_conv2d_in_row_chunks_and_on_batch_innermost_input(kw, device, monkeypatch):
+    # one output row per chunk: every chunk boundary of im2col, the GEMMs and col2im is crossed
+    from brickwork.ops import conv
+
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    groups = kw.get("groups", 1)
+    check_op(lambda x, w, b: F.conv2d(_batch_innermost(x), w, b, **kw),
+             lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [_data(3, 4, 7, 6), _data(6, 4 // groups, 3, 2), _data(6)], device, gradcheck=False)
+    gradcheck_arrays(lambda x, w: F.conv2d(x, w, **kw), [_data(2, 4, 5, 4), _data(2, 4 // groups, 2, 3)],
+                     device)
+
+
+def test_conv2d_output_is_a_view_of_batch_innermost_memory(device):
+    y = F.conv2d(bw.ones(3, 2, 5, 5, device=device), bw.ones(4, 2, 3, 3, device=device))
+    assert y.shape == (3, 4, 3, 3)
+    assert y.permute(1, 2, 3, 0).is_contiguous()  # (C, H, W, B) memory, read by the next conv as is

@@ -98,3 +98,28 @@ def test_group_norm(shape, groups, device):
 def test_group_norm_rejects_indivisible_channels(device):
     with pytest.raises(RuntimeError, match=r"channels \(6\) to be divisible by num_groups \(4\)"):
         F.group_norm(bw.zeros(2, 6, device=device), 4)
+
+
+def _batch_innermost(x):
+    """The same values with a convolution output's memory layout ((C, H, W, B) memory)."""
+    return x.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_on_batch_innermost_memory(training, device):
+    # per-channel rows of (C, H, W, B) memory, with the gradient in NCHW order (mixed layouts)
+    # or in the same batch-innermost order (one dot product per channel)
+    mean, var = _data(3), rng.random(3) + 0.5
+
+    def run(lib, x, w, b, layout):
+        rm = lib.tensor(mean.copy(), dtype=x.dtype, device=x.device)
+        rv = lib.tensor(var.copy(), dtype=x.dtype, device=x.device)
+        return layout(lib.nn.functional.batch_norm(layout(x), rm, rv, w, b, training, 0.3, 1e-3))
+
+    def same(x):
+        return x
+
+    for outer in (same, _batch_innermost):
+        check_op(lambda x, w, b: run(bw, x, w, b, lambda t: outer(_batch_innermost(t))),
+                 lambda x, w, b: run(torch, x, w, b, same),
+                 [_data(4, 3, 2, 5), _data(3), _data(3)], device, gradcheck=False)

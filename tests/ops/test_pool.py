@@ -133,3 +133,29 @@ def test_large_tiling_windows_take_the_reshape_path(kernel, device):
     check_op(lambda x: F.adaptive_max_pool2d(x, 1), lambda x: TF.adaptive_max_pool2d(x, 1), [x], device)
     ties = np.ones((1, 1, 5, 5))
     check_op(lambda x: F.max_pool2d(x, 5), lambda x: TF.max_pool2d(x, 5), [ties], device, gradcheck=False)
+
+
+def _batch_innermost(x):
+    """The same values with a convolution output's memory layout ((C, H, W, B) memory)."""
+    return x.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2, stride=1)], ids=str)
+def test_pools_on_batch_innermost_input(kw, device):
+    # windows swept in the input's memory order; ties (the rounded data) go to the first maximum
+    x = np.round(_data(3, 2, 6, 7))
+    check_op(lambda x: F.max_pool2d(_batch_innermost(x), **kw), lambda x: TF.max_pool2d(x, **kw),
+             [x], device, gradcheck=False)
+    check_op(lambda x: F.avg_pool2d(_batch_innermost(x), **kw), lambda x: TF.avg_pool2d(x, **kw),
+             [_data(3, 2, 6, 7)], device)
+    out = F.max_pool2d(_batch_innermost(bw.tensor(x, device=device)), **kw)
+    assert out.is_contiguous()
+
+
+def test_max_pool_gradient_with_nan_on_batch_innermost_input(device):
+    x = _data(2, 2, 4, 4)
+    x[0, 1, 1, 2] = np.nan
+    x[1, 0, 0, 0] = x[1, 0, 0, 1] = 5.0  # a tie: the first offset takes the gradient
+    check_op(lambda x: F.max_pool2d(_batch_innermost(x), 2), lambda x: TF.max_pool2d(x, 2), [x],
+             device, gradcheck=False)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import DeviceMismatchError, Function
+from brickwork.ops._util import memory_order
 from brickwork.tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
@@ -54,8 +55,18 @@ def _param_grads(need: tuple, has_weight: bool, has_bias: bool, gw: Any, gb: Any
 
 
 def _channel_rows(x: Any) -> Any:
-    """``(N, C, *S)`` as a ``(C, N·S)`` view when that needs no copy (channel-major memory)."""
-    moved = x.swapaxes(0, 1)
+    """``(N, C, *S)`` as a ``(C, N·S)`` view when that needs no copy, else None.
+
+    That is when the channel axis is outermost in memory and each channel is
+    one contiguous block: channel-major memory, or the batch-innermost memory
+    of a convolution's output. A row lists its channel's values in memory order.
+    """
+    if x.ndim < 2:
+        return None
+    order = memory_order(x)
+    if order[0] != 1:
+        return None
+    moved = x.transpose(order)
     if moved.flags.c_contiguous:
         return moved.reshape(x.shape[1], -1)
     return None
@@ -74,11 +85,26 @@ def _channel_mean_square(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
     return (x * x).mean(axis=axes)
 
 
+def _channel_sums(xp: Any, g: Any, centered: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
+    """Per-channel ``sum(g)`` and ``sum(g · centered)``, without a full-size temporary when both
+    arrays have the same channel-outermost memory order (one dot product per channel)."""
+    g_rows = _channel_rows(g)
+    if g_rows is not None and memory_order(g) == memory_order(centered):
+        c_rows = _channel_rows(centered)
+        if c_rows is not None:
+            return g_rows.sum(axis=1), xp.einsum("ij,ij->i", g_rows, c_rows)
+    return g.sum(axis=axes), (g * centered).sum(axis=axes)
+
+
 class BatchNorm(Function):
     """Per-channel normalisation of ``(N, C, *)`` with batch or running statistics.
 
     With batch statistics the running buffers, if given, are updated in place
-    (with the unbiased variance), as PyTorch does.
+    (with the unbiased variance), as PyTorch does. Forward keeps the centred
+    input and ``1/std`` (``x̂`` is never stored); backward needs only two
+    per-channel sums, ``Σg`` and ``Σg·(x - mean)``, and then one pass:
+
+        dx = s·g - s·Σg/n - s·invstd²·Σg(x - mean)/n · (x - mean),   s = invstd · weight
     """
 
     op_name = "batch_norm"
@@ -116,34 +142,33 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 unbiased = var * (n / max(n - 1, 1))
                 running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
-            xhat = centered
-            xhat *= invstd.reshape(shape)
         else:
             invstd = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
-            xhat = x - running_mean.astype(x.dtype, copy=False).reshape(shape)
-            xhat *= invstd.reshape(shape)
-        self.invstd, self.xhat = invstd, xhat
-        if weight is None and bias is None:  # never hand out the array backward reads
-            return xhat.copy() if self.needs_input_grad[0] else xhat
-        out = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
+            centered = x - running_mean.astype(x.dtype, copy=False).reshape(shape)
+        self.invstd, self.centered = invstd, centered
+        scale = invstd * weight if weight is not None else invstd
+        out = centered * scale.reshape(shape)
         if bias is not None:
             out += bias.reshape(shape)
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        need = self.needs_input_grad
-        shape, axes = self.shape, self.axes
+        xp, need = self.xp, self.needs_input_grad
+        shape, axes, centered, invstd = self.shape, self.axes, self.centered, self.invstd
+        sum_g, sum_gc = _channel_sums(xp, g, centered, axes)
         gx = None
         if need[0]:
-            gh = g * self.weight.reshape(shape) if self.has_weight else g
-            scale = self.invstd.reshape(shape)
+            scale = invstd * self.weight if self.has_weight else invstd
+            gx = g * scale.reshape(shape)
             if self.use_batch_stats:
-                gx = _normalize_backward(self.xp, gh, self.xhat, scale, axes)
-            else:
-                gx = gh * scale
+                n = centered.size // centered.shape[1]
+                coef = scale * invstd * invstd * sum_gc
+                coef /= -n
+                correction = centered * coef.reshape(shape)
+                correction -= (scale * sum_g / n).reshape(shape)
+                gx += correction
         return (gx, *_param_grads(need, self.has_weight, self.has_bias,
-                                  lambda: (g * self.xhat).sum(axis=axes),
-                                  lambda: g.sum(axis=axes)))
+                                  lambda: sum_gc * invstd, lambda: sum_g))
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

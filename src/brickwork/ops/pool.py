@@ -6,6 +6,12 @@ no reshape over non-trailing axes and no Python loop over the batch; the
 pooled axes are always the last one or two, so any leading dims (batched or
 not) work unchanged. Outputs are C-contiguous, so ``.view`` works on them
 as it does in PyTorch.
+
+The sweeps work in the memory order of the input (a convolution's output is
+batch-innermost, see ``ops/conv.py``): the window maximum or sum is built in
+a buffer of that layout and copied into the C-contiguous output once, and
+gradients are built in the input's layout, so that the elementwise ops
+around a pooling never transpose memory.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import linalg
+from brickwork.ops._util import empty_in_layout, memory_order
 from brickwork.tensor import Tensor
 
 __all__ = [
@@ -49,7 +56,8 @@ class _Geometry:
         if not self.needs_padding:
             return x
         (h, w), (ph, pw) = self.in_hw, self.padding
-        out = xp.full(x.shape[:-2] + self.padded_hw, value, dtype=x.dtype)
+        out = empty_in_layout(xp, x, x.shape[:-2] + self.padded_hw)
+        out.fill(value)
         out[..., ph:ph + h, pw:pw + w] = x
         return out
 
@@ -119,15 +127,15 @@ class MaxPool2d(Function):
                 self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
             return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
-        out = xp.empty(lead + geometry.out_hw, dtype=x.dtype)
         windows = geometry.windows()
         rows, cols = windows[0]
-        out[...] = xpad[..., rows, cols]
+        peak = empty_in_layout(xp, xpad, lead + geometry.out_hw)
+        peak[...] = xpad[..., rows, cols]
         for rows, cols in windows[1:]:
-            xp.maximum(out, xpad[..., rows, cols], out=out)
+            xp.maximum(peak, xpad[..., rows, cols], out=peak)
         if self.needs_input_grad[0]:
-            self.xpad, self.out = xpad, out
-        return out
+            self.xpad, self.peak = xpad, peak
+        return peak if peak.flags.c_contiguous else xp.ascontiguousarray(peak)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp, geo = self.xp, self.geometry
@@ -138,14 +146,33 @@ class MaxPool2d(Function):
             (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
             gx = gx.reshape(g.shape[:-2] + (oh, ow, kh, kw)).swapaxes(-3, -2)
             return (gx.reshape(self.x_shape),)
-        winner = first_max_offsets(xp, self.xpad, self.out, geo)
-        gx = xp.zeros(self.xpad.shape, dtype=g.dtype)
-        for k, (rows, cols) in enumerate(geo.windows()):
-            contribution = xp.where(winner == k, g, 0)
+        # Route each output's gradient to the first offset holding its maximum: ``left`` is the
+        # gradient not yet routed; an offset that holds the maximum takes all of it. Every
+        # array is in the input's memory order (no transposing passes).
+        xpad, peak = self.xpad, self.peak
+        windows = geo.windows()
+        left = empty_in_layout(xp, peak)
+        left[...] = g
+        hit = empty_in_layout(xp, peak, dtype=bool)
+        nan = empty_in_layout(xp, peak, dtype=bool) if peak.dtype.kind == "f" else None
+        covered = not geo.needs_padding and not geo.overlapping and all(
+            o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw))
+        gx = empty_in_layout(xp, xpad)
+        if not covered:
+            gx.fill(0)
+        for k, (rows, cols) in enumerate(windows):
+            v = xpad[..., rows, cols]
+            xp.equal(v, peak, out=hit)
+            if nan is not None:  # a NaN is the maximum where it appears, as in PyTorch
+                xp.not_equal(v, v, out=nan)
+                hit |= nan
             if geo.overlapping:
-                gx[..., rows, cols] += contribution
+                gx[..., rows, cols] += left * hit
             else:
-                gx[..., rows, cols] = contribution
+                xp.multiply(left, hit, out=gx[..., rows, cols])
+            if k < len(windows) - 1:
+                xp.logical_not(hit, out=hit)
+                left *= hit
         return (geo.crop(gx),)
 
 
@@ -177,23 +204,30 @@ class AvgPool2d(Function):
         xpad = geometry.pad(xp, x, 0)
         windows = geometry.windows()
         rows, cols = windows[0]
-        out = xp.empty(x.shape[:-2] + geometry.out_hw, dtype=x.dtype)
-        out[...] = xpad[..., rows, cols]
+        total = empty_in_layout(xp, xpad, x.shape[:-2] + geometry.out_hw)
+        total[...] = xpad[..., rows, cols]
         for rows, cols in windows[1:]:
-            out += xpad[..., rows, cols]
-        out /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
-        self.padded_shape = xpad.shape
-        return out
+            total += xpad[..., rows, cols]
+        total /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
+        self.padded_shape, self.order = xpad.shape, memory_order(xpad)
+        return total if total.flags.c_contiguous else xp.ascontiguousarray(total)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp, geo = self.xp, self.geometry
         d = self.divisor
-        share = g / (d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype))
         if geo.large_tiles and isinstance(d, float):
+            share = g / d
             (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
             spread = xp.broadcast_to(share[..., :, None, :, None], g.shape[:-2] + (oh, kh, ow, kw))
             return (spread.reshape(self.x_shape),)
-        gx = xp.zeros(self.padded_shape, dtype=g.dtype)
+        padded, order = self.padded_shape, self.order
+        share = empty_in_layout(xp, g, g.shape, order=order)  # in the input's memory order
+        xp.divide(g, d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype), out=share)
+        covered = not geo.needs_padding and not geo.overlapping and all(
+            o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw))
+        gx = empty_in_layout(xp, g, padded, order=order)
+        if not covered:
+            gx.fill(0)
         for rows, cols in geo.windows():
             if geo.overlapping:
                 gx[..., rows, cols] += share
