@@ -14,18 +14,18 @@ from nn._catalogue_checks import check_layer, copy_weights
 rng = np.random.default_rng(29)
 
 
-def _steps(b_layer, t_layer, shape, steps=3, dt=np.float64):
+def _steps(b_layer, t_layer, shape, steps=3, dt=np.float64, device="cpu"):
     for _ in range(steps):
         x = rng.standard_normal(shape).astype(dt)
-        bx = bw.tensor(x, requires_grad=True)
+        bx = bw.tensor(x, requires_grad=True, device=device)
         tx = torch.tensor(x, requires_grad=True)
         bo, to = b_layer(bx), t_layer(tx)
-        np.testing.assert_allclose(bo.detach().numpy(), to.detach().numpy(), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(bo.detach().cpu().numpy(), to.detach().numpy(), rtol=1e-7, atol=1e-9)
         bo.sum().backward()
         to.sum().backward()
-        np.testing.assert_allclose(bx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(bx.grad.cpu().numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-9)
     for (name, bb), (_, tb) in zip(b_layer.named_buffers(), t_layer.named_buffers()):
-        np.testing.assert_allclose(bb.numpy(), tb.numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(bb.cpu().numpy(), tb.numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (4, 3)), ("BatchNorm1d", (4, 3, 5)),
@@ -33,14 +33,15 @@ def _steps(b_layer, t_layer, shape, steps=3, dt=np.float64):
 @pytest.mark.parametrize("kw", [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3),
                                 dict(affine=False), dict(bias=False),
                                 dict(track_running_stats=False)], ids=str)
-def test_batchnorm_train_then_eval_matches_pytorch(cls, shape, kw):
+def test_batchnorm_train_then_eval_matches_pytorch(cls, shape, kw, device):
     b_layer = getattr(nn, cls)(3, **kw).double()
     t_layer = getattr(torch.nn, cls)(3, **kw).double()
     copy_weights(t_layer, b_layer)
-    _steps(b_layer, t_layer, shape)
+    b_layer.to(device)  # running statistics are updated in place on the device
+    _steps(b_layer, t_layer, shape, device=device)
     b_layer.eval()
     t_layer.eval()
-    _steps(b_layer, t_layer, shape, steps=1)
+    _steps(b_layer, t_layer, shape, steps=1, device=device)
 
 
 def test_batchnorm_parity_with_gradients_of_parameters(device):

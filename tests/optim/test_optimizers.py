@@ -33,17 +33,18 @@ def _loss(p: dict, X, y, lib):
     return ((out - y) ** 2).mean()
 
 
-def _run(bw_cls, torch_cls, kwargs: dict, dtype: type, steps: int = STEPS, groups=None):
+def _run(bw_cls, torch_cls, kwargs: dict, dtype: type, steps: int = STEPS, groups=None, device="cpu"):
     init = _initial(dtype)
     X, y = _data(dtype)
-    bp = {k: bw.tensor(v, requires_grad=True) for k, v in init.items()}
+    bp = {k: bw.tensor(v, requires_grad=True, device=device) for k, v in init.items()}
     tp = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
     if groups is None:
         b_opt, t_opt = bw_cls(list(bp.values()), **kwargs), torch_cls(list(tp.values()), **kwargs)
     else:
         b_opt = bw_cls([{"params": [bp[k] for k in keys], **opts} for keys, opts in groups], **kwargs)
         t_opt = torch_cls([{"params": [tp[k] for k in keys], **opts} for keys, opts in groups], **kwargs)
-    bX, by, tX, ty = bw.tensor(X), bw.tensor(y), torch.tensor(X), torch.tensor(y)
+    bX, by = bw.tensor(X, device=device), bw.tensor(y, device=device)
+    tX, ty = torch.tensor(X), torch.tensor(y)
     for _ in range(steps):
         b_opt.zero_grad()
         t_opt.zero_grad()
@@ -58,7 +59,7 @@ def _assert_params_close(bp, tp, dtype):
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     for k in bp:
         assert bp[k].dtype == (bw.float32 if dtype == np.float32 else bw.float64), k
-        np.testing.assert_allclose(bp[k].detach().numpy(), tp[k].detach().numpy(), err_msg=k, **tol)
+        np.testing.assert_allclose(bp[k].detach().cpu().numpy(), tp[k].detach().numpy(), err_msg=k, **tol)
 
 
 CASES = [
@@ -98,14 +99,15 @@ CASES = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{k}" for n, k in CASES])
-def test_matches_torch_step_by_step(name, kwargs, dtype):
-    bp, tp, _, _ = _run(getattr(optim, name), getattr(torch.optim, name), kwargs, dtype)
+def test_matches_torch_step_by_step(name, kwargs, dtype, device):
+    bp, tp, _, _ = _run(getattr(optim, name), getattr(torch.optim, name), kwargs, dtype, device=device)
     _assert_params_close(bp, tp, dtype)
     init = _initial(dtype)
     # the parameter that never had a gradient is untouched
-    np.testing.assert_array_equal(bp["unused"].detach().numpy(), init["unused"])
+    np.testing.assert_array_equal(bp["unused"].detach().cpu().numpy(), init["unused"])
     # and the model actually moved
-    assert not np.allclose(bp["W1"].detach().numpy(), init["W1"])
+    assert not np.allclose(bp["W1"].detach().cpu().numpy(), init["W1"])
+    assert all(p.device == device for p in bp.values())
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
