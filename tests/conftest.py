@@ -59,6 +59,17 @@ def _seed() -> None:
     np.random.seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _device_checks():
+    # a GPU reports failed device-side checks at the next host sync: report them in the test that
+    # caused them, not in a later one
+    yield
+    from brickwork import _backend
+
+    if _backend._deferred:
+        _backend.raise_deferred()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     fake = " (SIMULATED: fake CuPy on NumPy, not a GPU)" if os.environ.get("BRICKWORK_TEST_FAKE_CUPY") else ""
     return f"brickwork test device: {config.getoption('--device')}{fake}"

@@ -344,12 +344,15 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         raise RuntimeError(f"multinomial: expected a 1-D or 2-D weight tensor, got shape {probs.shape}")
     rows = probs.reshape(-1, probs.shape[-1])
     n = rows.shape[-1]
-    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((rows.sum(-1) <= 0).any()):
-        raise RuntimeError("multinomial: weights must be finite, non-negative, with a positive sum per row")
-    if not replacement and num_samples > int((rows > 0).sum(-1).min()):
-        raise RuntimeError(
+    # (on a GPU both checks run there and are reported at the next host sync: no sync per draw)
+    _backend.check_on_device((rows < 0).any() | ~xp.isfinite(rows).all() | (rows.sum(-1) <= 0).any(),
+                             "multinomial: weights must be finite, non-negative, with a positive sum per row",
+                             RuntimeError)
+    if not replacement:
+        _backend.check_on_device(
+            num_samples > (rows > 0).sum(-1).min(),
             f"multinomial: cannot draw {num_samples} samples without replacement from a row with fewer "
-            "categories of non-zero weight"
+            "categories of non-zero weight", RuntimeError
         )
     rng = rng_for(input._device, generator)
     if replacement:

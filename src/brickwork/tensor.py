@@ -663,8 +663,12 @@ def _view_indices(view: Any, base: Any, device: _backend.Device) -> Any:
         bad |= i >= base.shape[a]
         flat = flat + i * c_strides[a]
     bad |= pos != 0
-    if view.size and bool(bad.any()):
-        return None
+    if view.size:
+        # whether the view is a window on the base decides what to record: a read of device data
+        # (rare: only in-place ops on views inside the graph), counted by sync_guard
+        sync_point("an in-place op on a view inside the graph (locating the view in its base)")
+        if bool(bad.any()):
+            return None
     return flat
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend
+from brickwork._sync import sync_point
 from brickwork.autograd import Function, _wrap, no_grad
 from brickwork.tensor import Tensor
 
@@ -123,9 +124,12 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """
     indices = _index_array(tensor, "one_hot")
     xp = tensor._device.xp
-    if num_classes == -1:
-        num_classes = int(indices.max()) + 1 if indices.size else 0
-    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num_classes):
-        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes})")
-    out = (indices[..., None] == xp.arange(num_classes)).astype(np.int64)
+    with tensor._device.activate():
+        if num_classes == -1:  # the result's size depends on the data: a host sync, as in PyTorch
+            sync_point("one_hot(num_classes=-1) (the result's size depends on the data)")
+            num_classes = int(indices.max()) + 1 if indices.size else 0
+        if indices.size:  # (on a GPU checked there, reported at the next host sync)
+            _backend.check_on_device((indices.min() < 0) | (indices.max() >= num_classes),
+                                     f"one_hot: class values must be in [0, {num_classes})", RuntimeError)
+        out = (indices[..., None] == xp.arange(num_classes)).astype(np.int64)
     return _wrap(out, tensor._device)
