@@ -295,6 +295,14 @@ def test_checks_on_the_device_are_reported_at_the_next_sync(gpu):
     with pytest.raises(IndexError, match="target is out of bounds for 3 classes"):
         bw.cuda.synchronize()
     bw.cuda.synchronize()  # reported once
+    src = bw.arange(6.0, device="cuda:0").reshape(2, 3)
+    src.gather(1, bw.tensor([[0, 3]], device="cuda:0"))  # CuPy would wrap 3 around silently
+    with pytest.raises(IndexError, match="gather: index out of range for dimension 1 of size 3"):
+        src.sum().item()
+    bw.zeros(2, 3, device="cuda:0").scatter_add(0, bw.tensor([[2, 0, 0]], device="cuda:0"),
+                                                 bw.ones(1, 3, device="cuda:0"))
+    with pytest.raises(IndexError, match="scatter_add: index out of range for dimension 0 of size 2"):
+        bw.cuda.synchronize()
 
 
 def test_pinned_batches_copy_asynchronously(gpu):

@@ -776,6 +776,17 @@ def _index_array(index: Any, like: Tensor, op: str) -> Any:
     return arr
 
 
+def _check_range_on_gpu(idx: Any, like: Tensor, axis: int, op: str) -> None:
+    """CuPy's gathers and scatters do not check bounds (an index past the end wraps around): on a
+    GPU, check there and report at the next host sync. (NumPy raises by itself on the CPU.)"""
+    if like._device.type == "cpu" or not idx.size:
+        return
+    n = like._data.shape[axis]
+    with like._device.activate():
+        _backend.check_on_device((idx.max() >= n) | (idx.min() < -n),
+                                 f"{op}: index out of range for dimension {axis} of size {n}")
+
+
 @numpy_names
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
@@ -793,6 +804,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
                 f"gather: index shape {tuple(idx.shape)} exceeds input shape "
                 f"{tuple(input._data.shape)} at dimension {d}"
             )
+    _check_range_on_gpu(idx, input, axis, "gather")
     data = input._data
     if idx.shape != data.shape:
         # take_along_axis needs equal sizes off the axis: view the needed part
@@ -836,6 +848,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "scatter_add")
     idx = _index_array(index, input, "scatter_add")
+    _check_range_on_gpu(idx, input, axis, "scatter_add")
     return ScatterAdd.apply(input, _wrap(idx, input._device), src, axis=axis)
 
 
@@ -843,6 +856,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None) -> Tensor:
     axis = norm_dim(dim, input._data.ndim, "scatter")
     idx = _index_array(index, input, "scatter")
+    _check_range_on_gpu(idx, input, axis, "scatter")
     if src is None:
         src = value
     return Scatter.apply(input, _wrap(idx, input._device), src, axis=axis)
