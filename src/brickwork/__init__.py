@@ -19,6 +19,10 @@ _warnings.filterwarnings(
     module=r"brickwork(\.|$)",
 )
 
+from brickwork._allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()  # keep freed memory for reuse (glibc); BRICKWORK_MALLOC_TUNING=0 declines it
+
 from brickwork import autograd  # first: tensor.py builds on it
 from brickwork import _backend, dtypes
 from brickwork.tensor import Size, Tensor

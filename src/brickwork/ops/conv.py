@@ -120,47 +120,63 @@ def _batch_innermost(x: Any) -> Any:
     return x.transpose(1, 2, 3, 0)
 
 
-def _pad_batch_innermost(xp: Any, x_hwb: Any, pads: Pads) -> Any:
-    """``(C, H, W, B)`` zero-padded in H and W, as one C-contiguous array (copied only if needed)."""
-    (pt, pb), (pl, pr) = pads
-    if not (pt or pb or pl or pr):
-        return xp.ascontiguousarray(x_hwb)
-    c, h, w, b = x_hwb.shape
-    out = xp.empty((c, h + pt + pb, w + pl + pr, b), dtype=x_hwb.dtype)
-    out[:, :pt] = 0  # zero the border only: the inside is overwritten next
-    out[:, pt + h:] = 0
-    out[:, pt:pt + h, :pl] = 0
-    out[:, pt:pt + h, pl + w:] = 0
-    out[:, pt:pt + h, pl:pl + w] = x_hwb
-    return out
+def _inside(out_range: tuple[int, int], offset: int, stride: int, size: int,
+            pad: int) -> tuple[int, int, int]:
+    """Outputs ``[a, b)`` of ``out_range`` whose input index ``r·stride + offset - pad`` lies in
+    ``[0, size)`` (the others read zero padding), and the input index of output ``a``."""
+    r0, r1 = out_range
+    a = max(r0, -(-(pad - offset) // stride))
+    b = max(a, min(r1, (size - 1 - offset + pad) // stride + 1))
+    return a, b, a * stride + offset - pad
 
 
 def im2col_rows(x_hwb: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                dilation: tuple[int, int], rows: tuple[int, int], wo: int, out: Any) -> Any:
-    """Columns ``(C, kh, kw, r1 - r0, Wo, B)`` of output rows ``rows = (r0, r1)`` of a padded
-    batch-innermost input ``(C, H, W, B)``: one block copy per kernel offset."""
-    (kh, kw), (sh, sw), (dh, dw), (r0, r1) = kernel, stride, dilation, rows
+                dilation: tuple[int, int], pads: Pads, rows: tuple[int, int], wo: int,
+                out: Any) -> Any:
+    """Columns ``(C, kh, kw, r1 - r0, Wo, B)`` of output rows ``rows = (r0, r1)`` of a
+    batch-innermost input ``(C, H, W, B)``: one block copy per kernel offset. The zero padding
+    is never materialised: the parts of a block that read it are set to zero."""
+    (kh, kw), (sh, sw), (dh, dw), ((pt, _), (pl, _)), (r0, r1) = kernel, stride, dilation, pads, rows
+    h, w = x_hwb.shape[1:3]
+    col_ranges = [_inside((0, wo), j * dw, sw, w, pl) for j in range(kw)]
     for i in range(kh):
-        top = r0 * sh + i * dh
-        rows_i = slice(top, top + sh * (r1 - r0 - 1) + 1, sh)
-        for j in range(kw):
-            left = j * dw
-            out[:, i, j] = x_hwb[:, rows_i, left:left + sw * (wo - 1) + 1:sw]
+        ra, rb, top = _inside(rows, i * dh, sh, h, pt)
+        src_rows = slice(top, top + sh * (rb - ra - 1) + 1, sh)
+        for j, (wa, wb, left) in enumerate(col_ranges):
+            block = out[:, i, j]
+            if ra > r0:
+                block[:, :ra - r0] = 0
+            if rb < r1:
+                block[:, rb - r0:] = 0
+            if rb == ra:
+                continue
+            inner = block[:, ra - r0:rb - r0]  # (C, rows inside, Wo, B)
+            if wa > 0:
+                inner[:, :, :wa] = 0
+            if wb < wo:
+                inner[:, :, wb:] = 0
+            if wb > wa:
+                inner[:, :, wa:wb] = x_hwb[:, src_rows, left:left + sw * (wb - wa - 1) + 1:sw]
     return out
 
 
 def col2im_rows(cols: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                dilation: tuple[int, int], rows: tuple[int, int], out: Any) -> Any:
+                dilation: tuple[int, int], pads: Pads, rows: tuple[int, int], out: Any) -> Any:
     """Adjoint of :func:`im2col_rows`: add columns ``(C, kh, kw, r1 - r0, Wo, B)`` into the
-    padded batch-innermost input gradient ``out`` ``(C, H, W, B)``."""
-    (kh, kw), (sh, sw), (dh, dw), (r0, r1) = kernel, stride, dilation, rows
+    batch-innermost input gradient ``out`` ``(C, H, W, B)`` (what fell on padding is dropped)."""
+    (kh, kw), (sh, sw), (dh, dw), ((pt, _), (pl, _)), r0 = kernel, stride, dilation, pads, rows[0]
+    h, w = out.shape[1:3]
     wo = cols.shape[4]
+    col_ranges = [_inside((0, wo), j * dw, sw, w, pl) for j in range(kw)]
     for i in range(kh):
-        top = r0 * sh + i * dh
-        rows_i = slice(top, top + sh * (r1 - r0 - 1) + 1, sh)
-        for j in range(kw):
-            left = j * dw
-            out[:, rows_i, left:left + sw * (wo - 1) + 1:sw] += cols[:, i, j]
+        ra, rb, top = _inside(rows, i * dh, sh, h, pt)
+        if rb == ra:
+            continue
+        dst_rows = slice(top, top + sh * (rb - ra - 1) + 1, sh)
+        for j, (wa, wb, left) in enumerate(col_ranges):
+            if wb > wa:
+                out[:, dst_rows, left:left + sw * (wb - wa - 1) + 1:sw] += cols[:, i, j, ra - r0:rb - r0,
+                                                                                 wa:wb]
     return out
 
 
@@ -177,6 +193,11 @@ def _pad_cm(xp: Any, x_cm: Any, pads: Pads) -> Any:
     out = xp.zeros((c, b, h + pt + pb, w + pl + pr), dtype=x_cm.dtype)
     out[:, :, pt:pt + h, pl:pl + w] = x_cm
     return out
+
+
+def _is_pointwise(kernel: tuple[int, int], stride: tuple[int, int], pads: Pads) -> bool:
+    """A 1x1 convolution with stride 1 and no padding: the input is its own column matrix."""
+    return kernel == (1, 1) and stride == (1, 1) and pads == ((0, 0), (0, 0))
 
 
 def _gemm(xp: Any, a: Any, b: Any) -> Any:
@@ -231,36 +252,36 @@ class Conv2d(Function):
         wo = conv_output_size(w, kw, stride[1], pl + pr, dilation[1])
         need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
-        x_pad = _pad_batch_innermost(xp, _batch_innermost(x), pads)
+        x_hwb = xp.ascontiguousarray(_batch_innermost(x))  # free for a convolution's output
         w2 = weight.reshape(groups, o // groups, cg * kh * kw)
         out = xp.empty((o, ho, wo, bsz), dtype=x.dtype)
         out_rows = out.reshape(groups, o // groups, ho, wo * bsz)
-        for r0, r1, cols in self._columns(x_pad):
+        for r0, r1, cols in self._columns(x_hwb):
             _gemm_into(xp, w2, cols, out_rows[:, :, r0:r1])
         if bias is not None:
             out += bias[:, None, None, None]
         self.has_bias = bias is not None
-        self.x_pad = x_pad if need_w else None
+        self.x_hwb = x_hwb if need_w else None
         self.w2 = w2 if need_x else None
         out = out.transpose(3, 0, 1, 2)
         return out[:, :, 0, :] if self.one_d else out
 
-    def _columns(self, x_pad: Any) -> Any:
+    def _columns(self, x_hwb: Any) -> Any:
         """``(r0, r1, cols)`` per chunk of output rows; cols is ``(groups, C/g·kh·kw, n)``
         with ``n = (r1 - r0)·Wo·B``.
 
         The chunks share one scratch buffer: each ``cols`` is valid until the next is made.
         """
-        _, kernel, stride, _, dilation, groups, (ho, wo) = self.geometry
-        c, bsz = x_pad.shape[0], x_pad.shape[3]
+        _, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
+        c, bsz = x_hwb.shape[0], x_hwb.shape[3]
         rows = c * kernel[0] * kernel[1]
-        if kernel == (1, 1) and stride == (1, 1):  # the input is its own column matrix
-            yield 0, ho, x_pad.reshape(groups, rows // groups, -1)
+        if _is_pointwise(kernel, stride, pads):  # the input is its own column matrix
+            yield 0, ho, x_hwb.reshape(groups, rows // groups, -1)
             return
-        for r0, r1 in row_chunks(ho, rows * wo * bsz * x_pad.dtype.itemsize):
+        for r0, r1 in row_chunks(ho, rows * wo * bsz * x_hwb.dtype.itemsize):
             size = (c, kernel[0], kernel[1], r1 - r0, wo, bsz)
-            buffer = scratch(self.xp, size, x_pad.dtype, "columns")
-            im2col_rows(x_pad, kernel, stride, dilation, (r0, r1), wo, buffer)
+            buffer = scratch(self.xp, size, x_hwb.dtype, "columns")
+            im2col_rows(x_hwb, kernel, stride, dilation, pads, (r0, r1), wo, buffer)
             yield r0, r1, buffer.reshape(groups, rows // groups, -1)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
@@ -282,28 +303,27 @@ class Conv2d(Function):
             gb = g_hwb.reshape(o, -1).sum(axis=1)
         if need_w:
             gw = xp.zeros((groups, o // groups, c // groups * kernel[0] * kernel[1]), dtype=g.dtype)
-            for r0, r1, cols in self._columns(self.x_pad):
+            for r0, r1, cols in self._columns(self.x_hwb):
                 g_chunk = g_rows[:, :, r0:r1].reshape(groups, o // groups, -1)
                 gw += _gemm(xp, g_chunk, cols.transpose(0, 2, 1))
             gw = gw.reshape(o, -1, *kernel)
             if self.one_d:
                 gw = gw[:, :, 0, :]
         if need_x:
-            (pt, pb), (pl, pr) = pads
             w2t = self.w2.transpose(0, 2, 1)
-            if kernel == (1, 1) and stride == (1, 1):  # the columns were the (padded) input itself
-                gx_pad = _gemm(xp, w2t, g_rows.reshape(groups, o // groups, -1))
-                gx_pad = gx_pad.reshape(c, ho, wo, bsz)
+            if _is_pointwise(kernel, stride, pads):  # the columns were the input itself
+                gx_hwb = _gemm(xp, w2t, g_rows.reshape(groups, o // groups, -1))
+                gx_hwb = gx_hwb.reshape(c, ho, wo, bsz)
             else:
-                gx_pad = xp.zeros((c, h + pt + pb, w + pl + pr, bsz), dtype=g.dtype)
+                gx_hwb = xp.zeros((c, h, w, bsz), dtype=g.dtype)
                 rows = c // groups * kernel[0] * kernel[1]
                 for r0, r1 in row_chunks(ho, c * kernel[0] * kernel[1] * wo * bsz * g.dtype.itemsize):
                     gcols = scratch(xp, (groups, rows, (r1 - r0) * wo * bsz), g.dtype, "gcols")
                     g_chunk = g_rows[:, :, r0:r1].reshape(groups, o // groups, -1)
                     _gemm_into(xp, w2t, g_chunk, gcols)
                     gcols = gcols.reshape(c, kernel[0], kernel[1], r1 - r0, wo, bsz)
-                    col2im_rows(gcols, kernel, stride, dilation, (r0, r1), gx_pad)
-            gx = gx_pad[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
+                    col2im_rows(gcols, kernel, stride, dilation, pads, (r0, r1), gx_hwb)
+            gx = gx_hwb.transpose(3, 0, 1, 2)
             if self.one_d:
                 gx = gx[:, :, 0, :]
         return (gx, gw, gb) if self.has_bias else (gx, gw)
