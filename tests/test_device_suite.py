@@ -303,6 +303,12 @@ def test_checks_on_the_device_are_reported_at_the_next_sync(gpu):
                                                  bw.ones(1, 3, device="cuda:0"))
     with pytest.raises(IndexError, match="scatter_add: index out of range for dimension 0 of size 2"):
         bw.cuda.synchronize()
+    y = bw.arange(12.0, device="cuda:0").reshape(3, 4)
+    y[:, bw.tensor([1, 4], device="cuda:0")]  # d2l's y_hat[range(n), y] with a bad label, say
+    with pytest.raises(IndexError, match="out of bounds for dimension 1 with size 4"):
+        print(y)
+    y[..., bw.tensor([3], device="cuda:0")] = 0.0  # fine
+    y[bw.tensor([True, False, True], device="cuda:0"), bw.tensor([0, 3], device="cuda:0")].cpu()
 
 
 def test_pinned_batches_copy_asynchronously(gpu):

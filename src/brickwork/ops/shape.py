@@ -541,7 +541,34 @@ def _convert_index(index: Any, t: Tensor) -> tuple[Any, bool]:
             advanced = True
         else:
             out.append(item)
+    if advanced and t._device.type != "cpu":
+        _check_indices_on_gpu(out, t)
     return tuple(out), advanced
+
+
+def _check_indices_on_gpu(items: list[Any], t: Tensor) -> None:
+    """Integer index arrays on a GPU: CuPy wraps out-of-range ones around silently, so check them
+    there (reported at the next host sync); NumPy raises by itself on the CPU."""
+    shape = t._data.shape
+    used = sum(it.ndim if _backend.is_array(it) and it.dtype.kind == "b" else 1
+               for it in items if it is not None and it is not Ellipsis and not isinstance(it, bool))
+    axis = 0
+    with t._device.activate():
+        for it in items:
+            if it is Ellipsis:
+                axis += len(shape) - used
+            elif it is None or isinstance(it, bool):
+                continue
+            elif _backend.is_array(it) and it.dtype.kind == "b":
+                axis += it.ndim
+            else:
+                if _backend.is_array(it) and it.size and axis < len(shape):
+                    n = shape[axis]
+                    _backend.check_on_device(
+                        (it.max() >= n) | (it.min() < -n),
+                        f"indexing: an index is out of bounds for dimension {axis} with size {n} "
+                        f"(tensor of shape {tuple(shape)})")
+                axis += 1
 
 
 def getitem(input: Tensor, index: Any) -> Tensor:
@@ -566,7 +593,8 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
     graph = _mode.enabled and (input.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not graph:
         input._check_inplace(False, "index assignment")
-        input._data[idx] = value._data if isinstance(value, Tensor) else value
+        with input._device.activate():
+            input._data[idx] = value._data if isinstance(value, Tensor) else value
         input._version[0] += 1
         return
     if not isinstance(value, Tensor):
