@@ -23,6 +23,7 @@ for ``BRICKWORK_TEST_FAKE_CUPY=1``).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import operator
@@ -474,6 +475,27 @@ def _not_on_fake(name: str) -> Any:
     return fn
 
 
+def _signature(qualname: str) -> inspect.Signature | None:
+    """CuPy's own signature of a function (from cupy_api.json), to refuse arguments it lacks."""
+    spec = _API["signatures"].get(qualname)
+    if spec is None:
+        return None
+    params = [inspect.Parameter(name, inspect._ParameterKind(kind),
+                                default=None if has_default else inspect.Parameter.empty)
+              for name, kind, has_default in spec]
+    return inspect.Signature(params)
+
+
+def _check_call(sig: inspect.Signature | None, where: str, args: tuple, kwargs: dict) -> None:
+    if sig is None:
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"fake CuPy: {where}{sig}: {exc} (CuPy {_API['version']} has no such "
+                        "argument, though NumPy may)") from None
+
+
 class _Module(types.ModuleType):
     """A CuPy namespace: only CuPy's names, NumPy's functions behind them, arrays wrapped."""
 
@@ -493,8 +515,10 @@ class _Module(types.ModuleType):
         if isinstance(obj, type) or not callable(obj):
             return obj
         where = f"{self.__name__}.{name}"
+        sig = _signature(where.partition(".")[2])
 
         def fn(*args: Any, **kwargs: Any) -> Any:
+            _check_call(sig, where, args, kwargs)
             return _call(obj, where, args, kwargs)
 
         fn.__name__ = name
@@ -519,8 +543,12 @@ class Generator:
         if name not in _API["random.Generator"]:
             raise AttributeError(f"'cupy.random.Generator' object has no attribute '{name}'")
         method = getattr(self._rng, name)
+        sig = _signature(f"random.Generator.{name}")
+        if sig is not None:  # (drop ``self``)
+            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
 
         def draw(*args: Any, **kwargs: Any) -> Any:
+            _check_call(sig, f"Generator.{name}", args, kwargs)
             dtype = kwargs.pop("dtype", None) if name in ("uniform",) else None
             out = _call(method, f"Generator.{name}", args, kwargs)
             return out.astype(dtype) if dtype is not None else out
