@@ -787,15 +787,23 @@ module = _Module("cupy", np, _API["cupy"], {
 })
 
 
+_MODULES = {
+    "cupy": module, "cupy.cuda": _cuda, "cupy.cuda.memory_hook": _memory_hook, "cupy.random": _random,
+    "cupyx": cupyx, "cupyx.scipy": _scipy, "cupyx.scipy.special": _special,
+}
+_replaced: dict[str, Any] = {}
+
+
 def install() -> None:
     """Make ``import cupy`` / ``import cupyx`` give the fake (call before brickwork imports CuPy)."""
-    sys.modules.update({
-        "cupy": module, "cupy.cuda": _cuda, "cupy.cuda.memory_hook": _memory_hook,
-        "cupy.random": _random, "cupyx": cupyx, "cupyx.scipy": _scipy, "cupyx.scipy.special": _special,
-    })
+    for name, mod in _MODULES.items():
+        if name in sys.modules and sys.modules[name] is not mod:
+            _replaced[name] = sys.modules[name]  # a real CuPy without a GPU: put back afterwards
+        sys.modules[name] = mod
 
 
 def uninstall() -> None:
-    for name in ("cupy", "cupy.cuda", "cupy.cuda.memory_hook", "cupy.random", "cupyx", "cupyx.scipy",
-                 "cupyx.scipy.special"):
+    for name in _MODULES:
         sys.modules.pop(name, None)
+    sys.modules.update(_replaced)
+    _replaced.clear()
