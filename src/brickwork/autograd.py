@@ -31,6 +31,7 @@ import numpy as np
 from brickwork import _backend
 
 _np, _ndarray, _np_generic, _np_asarray = np, np.ndarray, np.generic, np.asarray
+_new = object.__new__
 
 __all__ = [
     "Function",
@@ -215,12 +216,12 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 d = a._device
-                if device is None:
+                if d is not device:
+                    if device is not None:
+                        raise DeviceMismatchError(
+                            _op_name(cls), [x._device for x in args if isinstance(x, Tensor)], args
+                        )
                     device = d
-                elif d is not device:
-                    raise DeviceMismatchError(
-                        _op_name(cls), [x._device for x in args if isinstance(x, Tensor)], args
-                    )
                 vals.append(a._data)
                 if a.requires_grad:
                     record = True
@@ -230,31 +231,37 @@ class Function:
                 vals.append(a)
         if device is None:
             raise TypeError(f"{cls.op_name}: expected at least one tensor argument, got {args!r}")
-        fn = cls.__new__(cls)
+        fn = _new(cls)
         xp = fn.xp = device._xp or device.xp
-        record = record and _mode.enabled and cls.differentiable
-        if record:
+        if record and _mode.enabled and cls.differentiable:
             # (list comprehensions: measurably faster than generator expressions here)
             fn.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         else:
-            fn.needs_input_grad = _NO_GRADS[len(args)] if len(args) < 8 else (False,) * len(args)
-        # CuPy allocates and launches on the current device: make the tensors' device current (a
-        # no-op query for the usual single GPU), and put the previous one back afterwards
-        previous = None if xp is _np else _backend.make_current(device)
-        try:
-            out = fn.forward(*vals, **kwargs)
-        except (ValueError, TypeError, IndexError) as exc:
-            raise _forward_error(cls, args, exc) from exc
-        finally:
-            if previous is not None:
-                _backend.restore_current(previous)
+            record = False
+            n = len(args)
+            fn.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
+        if xp is _np:
+            try:
+                out = fn.forward(*vals, **kwargs)
+            except (ValueError, TypeError, IndexError) as exc:
+                raise _forward_error(cls, args, exc) from exc
+        else:
+            # CuPy allocates and launches on the current device: make the tensors' device current
+            # (a no-op query for the usual single GPU), and put the previous one back afterwards
+            previous = _backend.make_current(device)
+            try:
+                out = fn.forward(*vals, **kwargs)
+            except (ValueError, TypeError, IndexError) as exc:
+                raise _forward_error(cls, args, exc) from exc
+            finally:
+                if previous is not None:
+                    _backend.restore_current(previous)
         if type(out) is not _ndarray and isinstance(out, _np_generic):
             out = _np_asarray(out)  # NumPy turns 0-d results into scalars
-        t = object.__new__(Tensor)
+        t = _new(Tensor)
         t._data = out
         t._device = device
         t._grad = None
-        t._base = None
         t._hooks = None
         if cls.is_view:
             src = args[0]
@@ -264,6 +271,7 @@ class Function:
                 fn.view_version = t._version[0]
         else:
             t._version = [0]
+            t._base = None
         if record:
             t.requires_grad = True
             t._grad_fn = fn

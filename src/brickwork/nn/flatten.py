@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from brickwork.nn.module import Module
+from brickwork.ops.shape import Reshape
 from brickwork.tensor import Tensor
 
 __all__ = ["Flatten", "Unflatten"]
@@ -23,6 +25,10 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input: Tensor) -> Tensor:
+        shape = input._data.shape
+        if self.start_dim == 1 and self.end_dim == -1 and len(shape) > 2:
+            # the usual case, without flatten's argument parsing (measurable at batch 1)
+            return Reshape.apply(input, shape=(shape[0], math.prod(shape[1:])))
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

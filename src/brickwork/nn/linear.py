@@ -120,11 +120,12 @@ class Linear(Module):
         init_uniform_bias(self.bias, self.weight)
 
     def forward(self, input: Tensor) -> Tensor:
-        want = self.weight._data.shape[1]
+        weight = self.weight  # (once: each module attribute read goes through __getattr__)
+        want = weight._data.shape[1]
         if input._data.shape[-1:] != (want,):
             raise built_for_error("Linear", "in_features", want,
                                   input._data.shape[-1] if input._data.ndim else 0, input.shape)
-        return F.linear(input, self.weight, self.bias)
+        return F.linear(input, weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={size_text(self.in_features)}, out_features={self.out_features}, "
