@@ -159,3 +159,21 @@ def test_max_pool_gradient_with_nan_on_batch_innermost_input(device):
     x[1, 0, 0, 0] = x[1, 0, 0, 1] = 5.0  # a tie: the first offset takes the gradient
     check_op(lambda x: F.max_pool2d(_batch_innermost(x), 2), lambda x: TF.max_pool2d(x, 2), [x],
              device, gradcheck=False)
+
+
+def test_global_pools_on_batch_innermost_input_keep_its_layout(device):
+    # whole-window (tiled) pooling, as at the end of a ResNet: values and gradients as PyTorch,
+    # and the input gradient in the input's memory order
+    check_op(lambda x: F.adaptive_avg_pool2d(_batch_innermost(x), 1),
+             lambda x: TF.adaptive_avg_pool2d(x, 1), [_data(3, 2, 6, 6)], device)
+    check_op(lambda x: F.max_pool2d(_batch_innermost(x), 6), lambda x: TF.max_pool2d(x, 6),
+             [_data(3, 2, 6, 6)], device, gradcheck=False)
+    x = bw.tensor(_data(3, 2, 6, 6), device=device).permute(1, 2, 3, 0).contiguous()
+    x.requires_grad_(True)
+    for pool in (lambda t: F.avg_pool2d(t, 6), lambda t: F.max_pool2d(t, 6)):
+        x.grad = None
+        seen = []
+        inner = x.permute(3, 0, 1, 2)
+        inner.register_hook(lambda g: seen.append(g))
+        pool(inner).sum().backward()
+        assert seen[0].permute(1, 2, 3, 0).is_contiguous()

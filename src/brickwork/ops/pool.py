@@ -123,7 +123,7 @@ class MaxPool2d(Function):
         if geometry.large_tiles:
             tiles = geometry.tiles(x)
             if self.needs_input_grad[0]:
-                self.x_shape = x.shape
+                self.x_shape, self.order = x.shape, memory_order(x)
                 self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
             return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
@@ -145,7 +145,9 @@ class MaxPool2d(Function):
             xp.put_along_axis(gx, xp.argmax(flat, axis=-1)[..., None], g[..., None], axis=-1)
             (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
             gx = gx.reshape(g.shape[:-2] + (oh, ow, kh, kw)).swapaxes(-3, -2)
-            return (gx.reshape(self.x_shape),)
+            out = empty_in_layout(xp, g, self.x_shape, order=self.order)  # the input's layout
+            geo.tiles(out)[...] = gx
+            return (out,)
         # Route each output's gradient to the first offset holding its maximum: ``left`` is the
         # gradient not yet routed; an offset that holds the maximum takes all of it. Every
         # array is in the input's memory order (no transposing passes).
@@ -197,7 +199,7 @@ class AvgPool2d(Function):
         xp = self.xp
         self.geometry, self.divisor = geometry, divisor
         if geometry.large_tiles and isinstance(divisor, float):
-            self.x_shape = x.shape
+            self.x_shape, self.order = x.shape, memory_order(x)
             out = geometry.tiles(x).sum(axis=(-3, -1))
             out /= divisor
             return out
@@ -217,9 +219,11 @@ class AvgPool2d(Function):
         d = self.divisor
         if geo.large_tiles and isinstance(d, float):
             share = g / d
-            (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
-            spread = xp.broadcast_to(share[..., :, None, :, None], g.shape[:-2] + (oh, kh, ow, kw))
-            return (spread.reshape(self.x_shape),)
+            # spread over each tile, written in the input's memory order: the ops before this
+            # pooling (a convolution's batch-innermost output) then get their layout back
+            gx = empty_in_layout(xp, g, self.x_shape, order=self.order)
+            geo.tiles(gx)[...] = share[..., :, None, :, None]  # (tiles: a view, axes only split)
+            return (gx,)
         padded, order = self.padded_shape, self.order
         share = empty_in_layout(xp, g, g.shape, order=order)  # in the input's memory order
         xp.divide(g, d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype), out=share)
