@@ -106,14 +106,15 @@ def _loadavg() -> str:
         return "?"
 
 
-def git_commit() -> str:
+def git_commit(path: str) -> str:
+    """The commit of the git checkout holding ``path`` (the brickwork package that was imported)."""
+    where = os.path.dirname(os.path.abspath(path))
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10,
-                               cwd=os.path.dirname(os.path.abspath(__file__)))
-        return out.stdout.strip() + ("+local changes" if dirty.stdout.strip() else "")
+                             cwd=where, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                               capture_output=True, text=True, timeout=10, cwd=where)
+        return (out.stdout.strip() or "unknown") + ("+local changes" if dirty.stdout.strip() else "")
     except Exception:
         return "unknown"
 
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": np.__version__, "blas": f"{blas['name']} {blas['version']}".strip(),
         "blas_threads": blas["threads"], "blas_core": blas["core"],
         "torch": libs["torch"].__version__, "torch_threads": libs["torch"].get_num_threads(),
-        "commit": git_commit(), "load_before": _loadavg(),
+        "commit": git_commit(libs["brickwork"].__file__), "load_before": _loadavg(),
     }
     print(report([], machine).split("\n\n")[0], flush=True)
     rows = []
