@@ -56,8 +56,8 @@ def test_conv2d_unbatched_and_empty_batch(device):
              [_data(0, 3, 5, 5), _data(2, 3, 3, 3), _data(2)], device, gradcheck=False)
 
 
-def test_conv2d_reads_channel_major_views_and_skips_input_gradient(device):
-    # the output of one conv (an NCHW view of channel-major memory) feeds the next
+def test_conv2d_reads_conv_output_views_and_skips_input_gradient(device):
+    # the output of one conv (an NCHW view of batch-innermost memory) feeds the next
     x = bw.tensor(_data(2, 3, 7, 7).astype(np.float32), device=device)
     w1 = bw.tensor(_data(4, 3, 3, 3).astype(np.float32), device=device, requires_grad=True)
     w2 = bw.tensor(_data(5, 4, 3, 3).astype(np.float32), device=device, requires_grad=True)

@@ -527,7 +527,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 
     ``weight`` is ``(out_channels, in_channels // groups, kh, kw)``; ``padding``
     is an int, a pair, ``'valid'`` or ``'same'`` (asymmetric for even kernels,
-    as in PyTorch). The result is an NCHW view of channel-major memory.
+    as in PyTorch). The result is an NCHW view of batch-innermost memory.
 
     >>> import brickwork as bw
     >>> x = bw.arange(16.0).reshape(1, 1, 4, 4)
