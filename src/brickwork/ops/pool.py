@@ -89,6 +89,13 @@ class _Geometry:
         return x.reshape(x.shape[:-2] + (oh, kh, ow, kw))
 
     @property
+    def covers_input(self) -> bool:
+        """The windows tile the input exactly, without overlap or padding: a gradient written
+        window by window needs no zero fill first."""
+        return (not self.needs_padding and not self.overlapping and self.dilation == (1, 1)
+                and all(o * k == n for o, k, n in zip(self.out_hw, self.kernel, self.in_hw)))
+
+    @property
     def overlapping(self) -> bool:
         return any(s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
 
@@ -157,10 +164,8 @@ class MaxPool2d(Function):
         left[...] = g
         hit = empty_in_layout(xp, peak, dtype=bool)
         nan = empty_in_layout(xp, peak, dtype=bool) if peak.dtype.kind == "f" else None
-        covered = not geo.needs_padding and not geo.overlapping and all(
-            o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw))
         gx = empty_in_layout(xp, xpad)
-        if not covered:
+        if not geo.covers_input:
             gx.fill(0)
         for k, (rows, cols) in enumerate(windows):
             v = xpad[..., rows, cols]
@@ -227,10 +232,8 @@ class AvgPool2d(Function):
         padded, order = self.padded_shape, self.order
         share = empty_in_layout(xp, g, g.shape, order=order)  # in the input's memory order
         xp.divide(g, d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype), out=share)
-        covered = not geo.needs_padding and not geo.overlapping and all(
-            o * k == n for o, k, n in zip(geo.out_hw, geo.kernel, geo.in_hw))
         gx = empty_in_layout(xp, g, padded, order=order)
-        if not covered:
+        if not geo.covers_input:
             gx.fill(0)
         for rows, cols in geo.windows():
             if geo.overlapping:
