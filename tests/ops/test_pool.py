@@ -177,3 +177,19 @@ def test_global_pools_on_batch_innermost_input_keep_its_layout(device):
         inner.register_hook(lambda g: seen.append(g))
         pool(inner).sum().backward()
         assert seen[0].permute(1, 2, 3, 0).is_contiguous()
+
+
+def test_max_pool_backward_refuses_an_output_modified_in_place():
+    import brickwork as bw
+    from brickwork.nn import functional as F
+
+    x = bw.randn(1, 1, 4, 4, requires_grad=True)
+    y = F.max_pool2d(x * 1, 2)
+    y.mul_(0)  # backward reads y's values to route the gradient
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+    h = x * 1
+    z = F.max_pool2d(h, 2)
+    h.add_(1)  # ... and the input's
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.sum().backward()

@@ -118,6 +118,10 @@ class MaxPool2d(Function):
     """Max over each window of the last two axes; the gradient goes to the first maximum."""
 
     op_name = "max_pool2d"
+    # backward reads the (padded) input and the output, which may be the very arrays of the
+    # tensors: declare both so an in-place change before backward raises instead of misrouting
+    saved_inputs = (0,)
+    saves_output = True
 
     def forward(self, x: Any, geometry: _Geometry) -> Any:
         xp = self.xp
