@@ -26,7 +26,7 @@ import numpy as np
 
 from brickwork import _backend
 from brickwork.autograd import _wrap
-from brickwork.data.dataset import Dataset, _index_array
+from brickwork.data.datasets._images import ImageClassification
 from brickwork.tensor import Tensor
 
 __all__ = ["Digits"]
@@ -41,7 +41,7 @@ def _load_bundle() -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
-class Digits(Dataset):
+class Digits(ImageClassification):
     """The bundled UCI digits: items are ``(image, label)``.
 
     ``image`` is a float32 tensor of shape ``(1, 8, 8)`` scaled to [0, 1]
@@ -76,25 +76,8 @@ class Digits(Dataset):
         self.data = _wrap(counts, _backend.CPU)
         self.targets = _wrap(labels, _backend.CPU)
 
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image: Any = _wrap(self._images[index].copy(), _backend.CPU)
-        label: Any = int(self._labels[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
-
-    def __getbatch__(self, indices: Any) -> list[Any]:
-        index = _index_array(indices)
-        if self.transform is not None or self.target_transform is not None:
-            from brickwork.data.dataloader import default_collate
-
-            return default_collate([self[int(i)] for i in index])
-        return [_wrap(self._images[index], _backend.CPU), _wrap(self._labels[index], _backend.CPU)]
+    def _float_images(self, index: np.ndarray) -> np.ndarray:
+        return self._images[index]
 
     def __repr__(self) -> str:
         return f"Digits(split={'train' if self.train else 'test'}, images={len(self)})"

@@ -24,7 +24,7 @@ import numpy as np
 
 from brickwork import _backend
 from brickwork.autograd import _wrap
-from brickwork.data.dataset import Dataset, _index_array
+from brickwork.data.datasets._images import ImageClassification
 from brickwork.tensor import Tensor
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx"]
@@ -85,7 +85,7 @@ def _fetch(url: str, folder: Path, name: str, md5: str, timeout: float) -> None:
     atomic_write(str(folder / name), download)  # temporary file, fsync, rename; removed on failure
 
 
-class MNIST(Dataset):
+class MNIST(ImageClassification):
     """The MNIST handwritten digits (60,000 training and 10,000 test images of 28x28).
 
     Items are ``(image, label)``: a float32 tensor of shape ``(1, 28, 28)``
@@ -198,27 +198,10 @@ class MNIST(Dataset):
                 )
 
     # -- items ------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image: Any = _wrap(self._images[index][None].astype(np.float32) / np.float32(255.0), _backend.CPU)
-        label: Any = int(self._labels[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
-
-    def __getbatch__(self, indices: Any) -> list[Any]:
-        index = _index_array(indices)
-        if self.transform is not None or self.target_transform is not None:
-            from brickwork.data.dataloader import default_collate
-
-            return default_collate([self[int(i)] for i in index])
+    def _float_images(self, index: np.ndarray) -> np.ndarray:
         images = self._images[index][:, None].astype(np.float32)
         images *= np.float32(1 / 255.0)
-        return [_wrap(images, _backend.CPU), _wrap(self._labels[index], _backend.CPU)]
+        return images
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(split={'train' if self.train else 'test'}, images={len(self)})"
