@@ -248,6 +248,11 @@ def _read_path(path: str, use_mmap: bool) -> tuple[Header, dict[str, np.ndarray]
 def _mapped_arrays(fh: Any, header: Header) -> dict[str, np.ndarray]:
     """Views of a private (copy-on-write) memory map: no data is read until used."""
     mapping = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_COPY)
+    return _arrays_in(mapping, header, header.data_start)
+
+
+def _arrays_in(buffer: Any, header: Header, start: int) -> dict[str, np.ndarray]:
+    """The header's tensors as arrays over ``buffer`` (no copies); data begins at ``start``."""
     arrays = {}
     for entry in header.entries.values():
         if entry.begin == entry.end:
@@ -255,7 +260,7 @@ def _mapped_arrays(fh: Any, header: Header) -> dict[str, np.ndarray]:
         else:
             count = (entry.end - entry.begin) // entry.dtype.itemsize
             arrays[entry.name] = np.frombuffer(
-                mapping, entry.dtype, count, header.data_start + entry.begin
+                buffer, entry.dtype, count, start + entry.begin
             ).reshape(entry.shape)
     return arrays
 
@@ -295,14 +300,7 @@ def _read_stream(fh: Any, where: str) -> tuple[Header, dict[str, np.ndarray]]:
     if len(data) != header.data_length:
         raise FileFormatError(f"{where}: truncated file: tensors need {header.data_length} data bytes, "
                               f"the stream held {len(data)}")
-    arrays = {}
-    for entry in header.entries.values():
-        if entry.begin == entry.end:
-            arrays[entry.name] = np.empty(entry.shape, entry.dtype)
-        else:
-            count = (entry.end - entry.begin) // entry.dtype.itemsize
-            arrays[entry.name] = np.frombuffer(data, entry.dtype, count, entry.begin).reshape(entry.shape)
-    return header, arrays
+    return header, _arrays_in(data, header, 0)
 
 
 # -- arrays -> objects -------------------------------------------------------------
