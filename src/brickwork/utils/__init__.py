@@ -1,8 +1,8 @@
 """Utilities: ``summary`` (a model's layers, shapes and parameter counts).
 
-``brickwork.utils.data`` is ``brickwork.data``, so PyTorch code written as
-``from torch.utils import data`` / ``torch.utils.data.DataLoader`` runs
-after swapping the import.
+``brickwork.utils.data`` is ``brickwork.data``, so tutorial code that imports
+``utils.data`` from PyTorch (``torch.utils.data.DataLoader``) runs after
+swapping the import.
 """
 
 from __future__ import annotations
