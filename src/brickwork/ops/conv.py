@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import Function
+from brickwork.ops._util import transposed_copy
 from brickwork.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "conv_output_size"]
@@ -118,6 +119,18 @@ def row_chunks(rows: int, bytes_per_row: int, budget: int | None = None) -> list
 def _batch_innermost(x: Any) -> Any:
     """``(B, C, H, W) -> (C, H, W, B)``: a free view when x already has batch-innermost memory."""
     return x.transpose(1, 2, 3, 0)
+
+
+def _to_batch_innermost(xp: Any, x: Any) -> Any:
+    """``(B, C, H, W) -> (C, H, W, B)`` C-contiguous: free for a convolution's output, a
+    transposing copy of an NCHW input (:func:`transposed_copy`: 5x faster than a plain copy
+    for 3×32×32 images)."""
+    v = _batch_innermost(x)
+    if v.flags.c_contiguous:
+        return v
+    if x.flags.c_contiguous:
+        return transposed_copy(xp, x.reshape(x.shape[0], -1)).reshape(v.shape)
+    return xp.ascontiguousarray(v)
 
 
 def _inside(out_range: tuple[int, int], offset: int, stride: int, size: int,
@@ -252,14 +265,15 @@ class Conv2d(Function):
         wo = conv_output_size(w, kw, stride[1], pl + pr, dilation[1])
         need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
-        x_hwb = xp.ascontiguousarray(_batch_innermost(x))  # free for a convolution's output
+        x_hwb = _to_batch_innermost(xp, x)
         w2 = weight.reshape(groups, o // groups, cg * kh * kw)
         out = xp.empty((o, ho, wo, bsz), dtype=x.dtype)
         out_rows = out.reshape(groups, o // groups, ho, wo * bsz)
+        bias_rows = None if bias is None else bias.reshape(groups, o // groups, 1, 1)
         for r0, r1, cols in self._columns(x_hwb):
             _gemm_into(xp, w2, cols, out_rows[:, :, r0:r1])
-        if bias is not None:
-            out += bias[:, None, None, None]
+            if bias_rows is not None:  # while the chunk's output is in cache
+                out_rows[:, :, r0:r1] += bias_rows
         self.has_bias = bias is not None
         self.x_hwb = x_hwb if need_w else None
         self.w2 = w2 if need_x else None

@@ -22,7 +22,7 @@ import numpy as np
 
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import linalg
-from brickwork.ops._util import empty_in_layout, memory_order
+from brickwork.ops._util import batch_outermost_copy, empty_in_layout, memory_order
 from brickwork.tensor import Tensor
 
 __all__ = [
@@ -146,7 +146,7 @@ class MaxPool2d(Function):
             xp.maximum(peak, xpad[..., rows, cols], out=peak)
         if self.needs_input_grad[0]:
             self.xpad, self.peak = xpad, peak
-        return peak if peak.flags.c_contiguous else xp.ascontiguousarray(peak)
+        return batch_outermost_copy(xp, peak)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp, geo = self.xp, self.geometry
@@ -221,7 +221,7 @@ class AvgPool2d(Function):
             total += xpad[..., rows, cols]
         total /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
         self.padded_shape, self.order = xpad.shape, memory_order(xpad)
-        return total if total.flags.c_contiguous else xp.ascontiguousarray(total)
+        return batch_outermost_copy(xp, total)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp, geo = self.xp, self.geometry
