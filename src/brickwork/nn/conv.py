@@ -14,7 +14,8 @@ from brickwork.nn import functional as F
 from brickwork.nn import init
 from brickwork.nn.linear import built_for_error, init_uniform_bias, new_parameter, size_text
 from brickwork.nn.module import Module
-from brickwork.ops.conv import _resolve_padding, _tuple
+from brickwork.ops._util import int_tuple
+from brickwork.ops.conv import _resolve_padding
 from brickwork.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "LazyConv1d", "LazyConv2d",
@@ -43,9 +44,9 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         self.out_channels, self.groups, self.padding_mode = int(out_channels), int(groups), padding_mode
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", name)
-        self.stride = _tuple(stride, n, "stride", name)
-        self.dilation = _tuple(dilation, n, "dilation", name)
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", name)
+        self.stride = int_tuple(stride, n, "stride", name)
+        self.dilation = int_tuple(dilation, n, "dilation", name)
         if isinstance(padding, str):
             if self.transposed:
                 raise ValueError(f"{name}: padding must be an int or a tuple, got {padding!r}")
@@ -55,8 +56,8 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, n, "padding", name)
-        self.output_padding = _tuple(output_padding, n, "output_padding", name)
+            self.padding = int_tuple(padding, n, "padding", name)
+        self.output_padding = int_tuple(output_padding, n, "output_padding", name)
         lazy = in_channels is None
         if self.transposed:
             shape = (in_channels, self.out_channels // groups) + self.kernel_size

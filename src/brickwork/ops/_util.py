@@ -277,3 +277,14 @@ def numpy_names(fn: Callable) -> Callable:
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def int_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    """An int or a sequence (of length 1 or ``n``) as ``n`` ints: kernel sizes, strides, padding."""
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = tuple(value) * n
+        if len(value) != n:
+            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n

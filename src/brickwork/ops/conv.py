@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import Function
-from brickwork.ops._util import transposed_copy
+from brickwork.ops._util import int_tuple, transposed_copy
 from brickwork.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "conv_output_size"]
@@ -415,16 +415,6 @@ class ConvTranspose2d(Function):
 # argument handling
 
 
-def _tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            value = tuple(value) * n
-        if len(value) != n:
-            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
-
-
 def _check_conv_inputs(op: str, input: Tensor, weight: Tensor, bias: Tensor | None,
                        spatial: int, in_channels_axis: int, groups: int) -> bool:
     """Validate ranks, channels and dtypes; returns True for an unbatched input."""
@@ -490,7 +480,7 @@ def _resolve_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, .
                 pads.append((total // 2, total - total // 2))
             return tuple(pads)
         raise ValueError(f"{op}: invalid padding string {padding!r}, expected 'same' or 'valid'")
-    p = _tuple(padding, n, "padding", op)
+    p = int_tuple(padding, n, "padding", op)
     if any(v < 0 for v in p):
         raise RuntimeError(f"{op}: negative padding is not supported, got {p}")
     return tuple((v, v) for v in p)
@@ -500,8 +490,8 @@ def _conv(op: str, spatial: int, input: Tensor, weight: Tensor, bias: Tensor | N
           stride: Any, padding: Any, dilation: Any, groups: int) -> Tensor:
     unbatched = _check_conv_inputs(op, input, weight, bias, spatial, 1, groups)
     kernel = tuple(weight._data.shape[2:])
-    stride = _tuple(stride, spatial, "stride", op)
-    dilation = _tuple(dilation, spatial, "dilation", op)
+    stride = int_tuple(stride, spatial, "stride", op)
+    dilation = int_tuple(dilation, spatial, "dilation", op)
     if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
         raise RuntimeError(f"{op}: stride and dilation must be positive, got {stride}, {dilation}")
     pads = _resolve_padding(padding, kernel, stride, dilation, op)
@@ -558,10 +548,10 @@ def _conv_transpose(op: str, spatial: int, input: Tensor, weight: Tensor, bias: 
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
     unbatched = _check_conv_inputs(op, input, weight, bias, spatial, 0, groups)
-    stride = _tuple(stride, spatial, "stride", op)
-    padding = _tuple(padding, spatial, "padding", op)
-    output_padding = _tuple(output_padding, spatial, "output_padding", op)
-    dilation = _tuple(dilation, spatial, "dilation", op)
+    stride = int_tuple(stride, spatial, "stride", op)
+    padding = int_tuple(padding, spatial, "padding", op)
+    output_padding = int_tuple(output_padding, spatial, "output_padding", op)
+    dilation = int_tuple(dilation, spatial, "dilation", op)
     if any(s < 1 for s in stride) or any(d < 1 for d in dilation) or any(p < 0 for p in padding):
         raise RuntimeError(
             f"{op}: stride and dilation must be positive and padding non-negative, got "

@@ -22,7 +22,7 @@ import numpy as np
 
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import linalg
-from brickwork.ops._util import batch_outermost_copy, empty_in_layout, memory_order
+from brickwork.ops._util import batch_outermost_copy, empty_in_layout, int_tuple, memory_order
 from brickwork.tensor import Tensor
 
 __all__ = [
@@ -304,16 +304,6 @@ def adaptive_windows(n: int, out: int) -> list[tuple[int, int]]:
 # argument handling
 
 
-def _pair(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        if len(value) == 1:
-            value = tuple(value) * n
-        if len(value) != n:
-            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
-
-
 def _geometry(op: str, input: Tensor, spatial: int, kernel_size: Any, stride: Any, padding: Any,
               dilation: Any, ceil_mode: bool) -> _Geometry:
     nd = input._data.ndim
@@ -322,11 +312,11 @@ def _geometry(op: str, input: Tensor, spatial: int, kernel_size: Any, stride: An
             f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
             f"got input of shape {tuple(input.shape)}"
         )
-    kernel = _pair(kernel_size, spatial, "kernel_size", op)
-    stride = kernel if stride is None or stride == () or stride == [] else _pair(
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", op)
+    stride = kernel if stride is None or stride == () or stride == [] else int_tuple(
         stride, spatial, "stride", op)
-    padding = _pair(padding, spatial, "padding", op)
-    dilation = _pair(dilation, spatial, "dilation", op)
+    padding = int_tuple(padding, spatial, "padding", op)
+    dilation = int_tuple(dilation, spatial, "dilation", op)
     if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(d < 1 for d in dilation):
         raise RuntimeError(
             f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={kernel}, "
