@@ -28,6 +28,7 @@ class Workload:
     make: Callable[[Any, bool], Any]  # (lib, smoke) -> model
     data: Callable[[np.random.Generator, bool], dict[str, np.ndarray]]
     kind: str  # "train_ce" | "train_mse" | "infer" | "chain" | "chain_grad"
+    fresh: bool = False  # time the first calls of a fresh process (no warm-up)
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +62,25 @@ def lenet_modern(lib: Any, smoke: bool) -> Any:
         nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
         nn.Linear(120, 84), nn.ReLU(),
         nn.Linear(84, 10),
+    )
+
+
+def alexnet(lib: Any, smoke: bool) -> Any:
+    """d2l's AlexNet for 1-channel 224x224 images (the modern-CNN chapter's training cells).
+    Smoke: 67x67 inputs, which leave 256x1x1 before the classifier, and narrow dense layers."""
+    nn = lib.nn
+    features, hidden = (256, 64) if smoke else (6400, 4096)
+    return nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten(),
+        nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(hidden, 10),
     )
 
 
@@ -138,10 +158,12 @@ def chain(lib: Any, smoke: bool) -> Any:
 # data (NumPy; each framework wraps the same arrays)
 
 
-def _images(shape: tuple[int, ...], classes: int = 10) -> Callable[..., dict[str, np.ndarray]]:
+def _images(shape: tuple[int, ...], classes: int = 10,
+            smoke_shape: tuple[int, ...] | None = None) -> Callable[..., dict[str, np.ndarray]]:
     def make(rng: np.random.Generator, smoke: bool) -> dict[str, np.ndarray]:
         batch = min(shape[0], 8) if smoke else shape[0]
-        x = rng.standard_normal((batch,) + shape[1:], dtype=np.float32)
+        x = rng.standard_normal((batch,) + (smoke_shape if smoke and smoke_shape else shape[1:]),
+                                dtype=np.float32)
         y = rng.integers(0, classes, size=batch, dtype=np.int64)
         return {"x": x, "y": y}
 
@@ -162,16 +184,22 @@ def _chain_data(rng: np.random.Generator, smoke: bool) -> dict[str, np.ndarray]:
 WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("mlp_train", "MLP 784-256-10 training step (SGD, cross-entropy), batch 256", 1.3,
              mlp, _images((256, 1, 28, 28)), "train_ce"),
-    Workload("lenet_d2l_train", "d2l LeNet (sigmoid, avg-pool) training step, 1x28x28, batch 256", 1.0,
+    Workload("lenet_d2l_train", "d2l LeNet (sigmoid, avg-pool) training step, 1x28x28, batch 256", 1.2,
              lenet_d2l, _images((256, 1, 28, 28)), "train_ce"),
     Workload("lenet_modern_train", "modern LeNet (ReLU, max-pool) training step, 3x32x32, batch 128",
              1.0, lenet_modern, _images((128, 3, 32, 32)), "train_ce"),
     Workload("resnet_train", "small ResNet (stem + 4 residual blocks, 32/64 ch, BatchNorm) training "
-             "step, 3x32x32, batch 128", 0.8, resnet_small, _images((128, 3, 32, 32)), "train_ce"),
+             "step, 3x32x32, batch 128", 1.1, resnet_small, _images((128, 3, 32, 32)), "train_ce"),
+    Workload("alexnet_train_b16", "d2l AlexNet training step, 1x224x224, batch 16", 1.0,
+             alexnet, _images((16, 1, 224, 224), smoke_shape=(1, 67, 67)), "train_ce"),
+    Workload("alexnet_train_b128", "d2l AlexNet training step, 1x224x224, batch 128", 1.0,
+             alexnet, _images((128, 1, 224, 224), smoke_shape=(1, 67, 67)), "train_ce"),
     Workload("transformer_train", "TransformerEncoderLayer(d_model 256, 4 heads) training step, "
-             "seq 128, batch 32", 0.9, transformer_layer, _sequences, "train_mse"),
+             "seq 128, batch 32", 1.1, transformer_layer, _sequences, "train_mse"),
     Workload("mlp_infer_b256", "MLP inference (no_grad), batch 256", 1.0,
              mlp, _images((256, 1, 28, 28)), "infer"),
+    Workload("mlp_infer_b256_fresh", "MLP inference (no_grad), batch 256, the first 10 calls of a "
+             "fresh process (median)", 1.0, mlp, _images((256, 1, 28, 28)), "infer", fresh=True),
     Workload("mlp_infer_b1", "MLP inference (no_grad), batch 1", 1.0,
              mlp, _images((1, 1, 28, 28)), "infer"),
     Workload("elementwise_chain", "20 elementwise ops on 1,000-element tensors (forward)", None,
