@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 
 import brickwork as bw
 import brickwork.nn.functional as F
+from brickwork.ops import _onednn
 from oracle import check_op, gradcheck_arrays
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's own notice
@@ -18,6 +19,19 @@ rng = np.random.default_rng(3)
 
 def _data(*shape):
     return rng.standard_normal(shape)
+
+
+@pytest.fixture(params=["onednn", "numpy"], autouse=True)
+def conv_path(request):
+    """Every case runs on both convolution paths: oneDNN's kernels (float32 on the CPU, where the
+    library is installed) and brickwork's own im2col + GEMM path."""
+    if request.param == "onednn":
+        if not _onednn.available():
+            pytest.skip(f"oneDNN path: {_onednn.describe()}")
+        yield request.param
+    else:
+        with _onednn.numpy_path():
+            yield request.param
 
 
 CONV2D_CASES = [
@@ -56,13 +70,14 @@ def test_conv2d_unbatched_and_empty_batch(device):
              [_data(0, 3, 5, 5), _data(2, 3, 3, 3), _data(2)], device, gradcheck=False)
 
 
-def test_conv2d_reads_conv_output_views_and_skips_input_gradient(device):
-    # the output of one conv (an NCHW view of batch-innermost memory) feeds the next
+def test_conv2d_reads_conv_output_views_and_skips_input_gradient(device, conv_path):
+    # the output of one conv (numpy path: an NCHW view of batch-innermost memory) feeds the next
     x = bw.tensor(_data(2, 3, 7, 7).astype(np.float32), device=device)
     w1 = bw.tensor(_data(4, 3, 3, 3).astype(np.float32), device=device, requires_grad=True)
     w2 = bw.tensor(_data(5, 4, 3, 3).astype(np.float32), device=device, requires_grad=True)
     y1 = F.conv2d(x, w1)
-    assert not y1.is_contiguous()  # documented layout: a transposed view, no copy
+    on_onednn = conv_path == "onednn" and device.type == "cpu"
+    assert y1.is_contiguous() == on_onednn  # documented layouts: oneDNN NCHW, own path a transposed view
     out = F.conv2d(y1, w2, padding=1)
     # the first conv's input needs no grad: its node is told so, and skips col2im
     assert y1.grad_fn.needs_input_grad == (False, True)
@@ -160,7 +175,10 @@ def test_conv2d_in_row_chunks_and_on_batch_innermost_input(kw, device, monkeypat
                      device)
 
 
-def test_conv2d_output_is_a_view_of_batch_innermost_memory(device):
+def test_conv2d_output_is_a_view_of_batch_innermost_memory(device, conv_path):
     y = F.conv2d(bw.ones(3, 2, 5, 5, device=device), bw.ones(4, 2, 3, 3, device=device))
     assert y.shape == (3, 4, 3, 3)
+    if conv_path == "onednn" and device.type == "cpu":
+        assert y.is_contiguous()  # oneDNN's results come back as C-contiguous NCHW
+        return
     assert y.permute(1, 2, 3, 0).is_contiguous()  # (C, H, W, B) memory, read by the next conv as is

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from brickwork.autograd import Function
+from brickwork.ops import _onednn
 from brickwork.ops._util import int_tuple, transposed_copy
 from brickwork.tensor import Tensor
 
@@ -265,6 +266,14 @@ class Conv2d(Function):
         wo = conv_output_size(w, kw, stride[1], pl + pr, dilation[1])
         need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
+        self.has_bias = bias is not None
+        self.onednn = xp is np and _onednn.usable(x, weight, *(() if bias is None else (bias,)))
+        _onednn.announce_once()
+        if self.onednn:
+            out = _onednn.conv_forward(x, weight, bias, (bsz, o, ho, wo), stride, pads, dilation, groups)
+            self.x, self.weight, self.w_shape = (x if need_w else None), (weight if need_x else None), \
+                weight.shape
+            return out[:, :, 0, :] if self.one_d else out
         x_hwb = _to_batch_innermost(xp, x)
         w2 = weight.reshape(groups, o // groups, cg * kh * kw)
         out = xp.empty((o, ho, wo, bsz), dtype=x.dtype)
@@ -274,7 +283,6 @@ class Conv2d(Function):
             _gemm_into(xp, w2, cols, out_rows[:, :, r0:r1])
             if bias_rows is not None:  # while the chunk's output is in cache
                 out_rows[:, :, r0:r1] += bias_rows
-        self.has_bias = bias is not None
         self.x_hwb = x_hwb if need_w else None
         self.w2 = w2 if need_x else None
         out = out.transpose(3, 0, 1, 2)
@@ -304,6 +312,8 @@ class Conv2d(Function):
         x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
         if self.one_d:
             g = g[:, :, None, :]
+        if self.onednn:
+            return self._backward_onednn(g)
         bsz, c, h, w = x_shape
         o = g.shape[1]
         g_hwb = _batch_innermost(g)
@@ -341,6 +351,26 @@ class Conv2d(Function):
             gx = gx_hwb.transpose(3, 0, 1, 2)
             if self.one_d:
                 gx = gx[:, :, 0, :]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _backward_onednn(self, g: Any) -> tuple[Any, ...]:
+        need_x, need_w, *need_b = self.needs_input_grad
+        x_shape, kernel, stride, pads, dilation, groups, _ = self.geometry
+        need_b = bool(need_b and need_b[0])
+        if not _onednn.usable(g):  # e.g. the stride-0 gradient of a sum
+            g = np.ascontiguousarray(g, dtype=np.float32)
+        gx = gw = gb = None
+        if need_x:
+            gx = _onednn.conv_backward_data(g, self.weight, np.empty(x_shape, np.float32)
+                                            if self.x is None else self.x, stride, pads, dilation, groups)
+        if need_w:
+            gw, gb = _onednn.conv_backward_weights(self.x, g, self.w_shape, need_b, stride, pads, dilation,
+                                                   groups)
+        elif need_b:
+            gb = g.sum(axis=(0, 2, 3))
+        if self.one_d:
+            gx = None if gx is None else gx[:, :, 0, :]
+            gw = None if gw is None else gw[:, :, 0, :]
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 

@@ -1,0 +1,446 @@
+"""Optional convolution kernels on Intel's oneDNN, called through its C API with ctypes.
+
+oneDNN (the library PyTorch's CPU convolutions run on) is installed by the
+``brickwork[onednn]`` extra: the ``onednn-cpu-gomp`` wheel puts ``libdnnl.so.3``
+in the environment's ``lib/`` folder and needs the system's ``libgomp.so.1``.
+Without it, or with ``BRICKWORK_ONEDNN=0``, convolutions run on brickwork's own
+im2col + GEMM path (``ops/conv.py``); which path runs is said once, on stderr,
+at the first convolution.
+
+How it is used:
+
+* Arrays stay NumPy arrays. An input is described to oneDNN with its own strides
+  (NCHW, or the batch-innermost views brickwork's own path makes), oneDNN picks
+  its preferred blocked layouts (``format_tag_any``), reorders copy in and out of
+  them, and results come back as C-contiguous NCHW arrays.
+* Primitives (and their reorders) are created once per geometry and kept in a
+  bounded cache: ``(direction, shapes, strides, stride, padding, dilation, groups)``.
+* Only float32 on the CPU goes here; everything else stays on the NumPy path.
+* oneDNN's OpenMP threads are set to OpenBLAS's thread count, so the two pools
+  never ask for more cores than the user gave BLAS.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+__all__ = ["available", "describe", "conv_forward", "conv_backward_data", "conv_backward_weights"]
+
+# oneDNN 3.x C API constants (dnnl_types.h / dnnl_common_types.h)
+_F32 = 3
+_TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 1, 2, 5, 6
+_FORWARD_TRAINING = 64
+_CONV_DIRECT = 1
+_CPU_ENGINE, _STREAM_DEFAULT = 1, 1
+_Q_IMPL_INFO = 8
+_Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST = 129, 130, 131, 132, 133, 134
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS, _ARG_DIFF_BIAS = 129, 145, 161, 169
+_MAX_DIMS = 12
+_CACHE_SIZE = 256
+
+_Dims = ctypes.c_int64 * _MAX_DIMS
+_P = ctypes.POINTER(ctypes.c_void_p)
+_vp, _int = ctypes.c_void_p, ctypes.c_int
+
+
+class _ExecArg(ctypes.Structure):
+    _fields_ = [("arg", _int), ("memory", _vp)]
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [("major", _int), ("minor", _int), ("patch", _int), ("hash", ctypes.c_char_p),
+                ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint)]
+
+
+class OneDNNError(RuntimeError):
+    """A oneDNN call failed (the status code and the call are in the message)."""
+
+
+_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "dnnl_engine_create": (_int, [_P, _int, ctypes.c_size_t]),
+    "dnnl_stream_create": (_int, [_P, _vp, ctypes.c_uint]),
+    "dnnl_stream_wait": (_int, [_vp]),
+    "dnnl_memory_desc_create_with_tag": (_int, [_P, _int, _Dims, _int, _int]),
+    "dnnl_memory_desc_create_with_strides": (_int, [_P, _int, _Dims, _int, _Dims]),
+    "dnnl_memory_desc_equal": (_int, [_vp, _vp]),
+    "dnnl_memory_desc_get_size": (ctypes.c_size_t, [_vp]),
+    "dnnl_memory_create": (_int, [_P, _vp, _vp, _vp]),
+    "dnnl_memory_destroy": (_int, [_vp]),
+    "dnnl_reorder_primitive_desc_create": (_int, [_P, _vp, _vp, _vp, _vp, _vp]),
+    "dnnl_convolution_forward_primitive_desc_create":
+        (_int, [_P, _vp, _int, _int, _vp, _vp, _vp, _vp, _Dims, _Dims, _Dims, _Dims, _vp]),
+    "dnnl_convolution_backward_data_primitive_desc_create":
+        (_int, [_P, _vp, _int, _vp, _vp, _vp, _Dims, _Dims, _Dims, _Dims, _vp, _vp]),
+    "dnnl_convolution_backward_weights_primitive_desc_create":
+        (_int, [_P, _vp, _int, _vp, _vp, _vp, _vp, _Dims, _Dims, _Dims, _Dims, _vp, _vp]),
+    "dnnl_primitive_desc_query_md": (_vp, [_vp, _int, _int]),
+    "dnnl_primitive_desc_query": (_int, [_vp, _int, _int, _vp]),
+    "dnnl_primitive_create": (_int, [_P, _vp]),
+    "dnnl_primitive_execute": (_int, [_vp, _vp, _int, _vp]),
+    "dnnl_version": (ctypes.POINTER(_Version), []),
+}
+
+
+class _Library:
+    """libdnnl loaded once: the engine, the stream, and the primitive cache."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lib = ctypes.CDLL(path)
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(self.lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        self.engine = self._create("dnnl_engine_create", _CPU_ENGINE, 0)
+        self.stream = self._create("dnnl_stream_create", self.engine, _STREAM_DEFAULT)
+        v = self.lib.dnnl_version().contents
+        self.version = f"{v.major}.{v.minor}.{v.patch}"
+        self.cache: OrderedDict[tuple, Any] = OrderedDict()
+        _match_openmp_threads()
+
+    def check(self, status: int, call: str) -> None:
+        if status != 0:
+            raise OneDNNError(f"oneDNN {call} failed with status {status} ({self.path})")
+
+    def _create(self, call: str, *args: Any) -> ctypes.c_void_p:
+        handle = ctypes.c_void_p()
+        self.check(getattr(self.lib, call)(ctypes.byref(handle), *args), call)
+        return handle
+
+    def md_tag(self, shape: tuple[int, ...], tag: int) -> ctypes.c_void_p:
+        return self._create("dnnl_memory_desc_create_with_tag", len(shape), _Dims(*shape), _F32, tag)
+
+    def md_strided(self, shape: tuple[int, ...], strides: tuple[int, ...]) -> ctypes.c_void_p:
+        return self._create("dnnl_memory_desc_create_with_strides", len(shape), _Dims(*shape), _F32,
+                            _Dims(*strides))
+
+    def query(self, pd: ctypes.c_void_p, what: int) -> int:
+        return self.lib.dnnl_primitive_desc_query_md(pd, what, 0)
+
+    def impl_name(self, pd: ctypes.c_void_p) -> str:
+        name = ctypes.c_char_p()
+        self.check(self.lib.dnnl_primitive_desc_query(pd, _Q_IMPL_INFO, 0, ctypes.byref(name)),
+                   "dnnl_primitive_desc_query")
+        return (name.value or b"?").decode()
+
+    def primitive(self, pd: ctypes.c_void_p) -> ctypes.c_void_p:
+        return self._create("dnnl_primitive_create", pd)
+
+    def reorder(self, src_md: Any, dst_md: Any) -> ctypes.c_void_p | None:
+        """A reorder primitive from ``src_md`` to ``dst_md``, or None when they are the same layout."""
+        if self.lib.dnnl_memory_desc_equal(src_md, dst_md):
+            return None
+        pd = self._create("dnnl_reorder_primitive_desc_create", src_md, self.engine, dst_md,
+                          self.engine, None)
+        return self.primitive(pd)
+
+    def execute(self, primitive: Any, args: list[tuple[int, Any, np.ndarray]]) -> None:
+        """Run ``primitive`` on ``(argument kind, memory descriptor, array)`` triples."""
+        memories = []
+        try:
+            for _, md, array in args:
+                memories.append(self._create("dnnl_memory_create", md, self.engine,
+                                             ctypes.c_void_p(array.ctypes.data)))
+            packed = (_ExecArg * len(args))(*[_ExecArg(kind, m) for (kind, _, _), m in zip(args, memories)])
+            self.check(self.lib.dnnl_primitive_execute(primitive, self.stream, len(args), packed),
+                       "dnnl_primitive_execute")
+            self.check(self.lib.dnnl_stream_wait(self.stream), "dnnl_stream_wait")
+        finally:
+            for m in memories:
+                self.lib.dnnl_memory_destroy(m)
+
+    def cached(self, key: tuple, build: Any) -> Any:
+        plan = self.cache.get(key)
+        if plan is None:
+            plan = build()
+            self.cache[key] = plan
+            if len(self.cache) > _CACHE_SIZE:
+                self.cache.popitem(last=False)  # primitives are small; the oldest geometry goes
+        else:
+            self.cache.move_to_end(key)
+        return plan
+
+
+def _match_openmp_threads() -> None:
+    """Give oneDNN's OpenMP pool OpenBLAS's thread count (unless the user set OMP_NUM_THREADS)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    threads = _openblas_threads()
+    if threads is None:
+        return
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")
+        gomp.omp_set_num_threads(ctypes.c_int(threads))
+    except (OSError, AttributeError):
+        pass
+
+
+def _openblas_threads() -> int | None:
+    """OpenBLAS's thread count, read through its own API in the library NumPy loaded."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "openblas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            blas = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            fn = getattr(blas, name, None)
+            if fn is not None:
+                return int(fn())
+    return None
+
+
+def _find_library() -> str | None:
+    explicit = os.environ.get("BRICKWORK_ONEDNN_LIBRARY")
+    if explicit:
+        return explicit
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix)):
+        path = os.path.join(prefix, "lib", "libdnnl.so.3")
+        if os.path.exists(path):
+            return path
+    return ctypes.util.find_library("dnnl")
+
+
+_state: dict[str, Any] = {}
+
+
+def _load() -> _Library | None:
+    if "lib" in _state:
+        return _state["lib"]
+    lib, reason = None, ""
+    if os.environ.get("BRICKWORK_ONEDNN", "1").strip().lower() in ("0", "false", "no", "off"):
+        reason = "turned off by BRICKWORK_ONEDNN=0"
+    else:
+        path = _find_library()
+        if path is None:
+            reason = "oneDNN is not installed (pip install 'brickwork[onednn]')"
+        else:
+            try:
+                lib = _Library(path)
+            except (OSError, AttributeError, OneDNNError) as exc:
+                reason = f"oneDNN at {path} could not be loaded ({exc})"
+    _state["lib"], _state["reason"] = lib, reason
+    return lib
+
+
+class numpy_path:
+    """Context manager: convolutions inside it run on the NumPy path even where oneDNN is loaded
+    (tests compare the two paths with it)."""
+
+    def __enter__(self) -> None:
+        self.saved = _state.get("off", False)
+        _state["off"] = True
+
+    def __exit__(self, *exc: object) -> None:
+        _state["off"] = self.saved
+
+
+def available() -> bool:
+    """Whether convolutions can run on oneDNN in this process."""
+    return _load() is not None
+
+
+def describe() -> str:
+    """One line saying which convolution path runs and why."""
+    lib = _load()
+    if lib is None:
+        return f"convolutions run on brickwork's NumPy im2col + GEMM path: {_state['reason']}"
+    return f"convolutions run on oneDNN {lib.version} ({lib.path}); BRICKWORK_ONEDNN=0 turns it off"
+
+
+def announce_once() -> None:
+    """Say on stderr, once per process, which convolution path is used."""
+    if not _state.get("announced"):
+        _state["announced"] = True
+        print(f"brickwork: {describe()}", file=sys.stderr)
+
+
+def usable(*arrays: np.ndarray) -> bool:
+    """oneDNN takes float32 NumPy arrays with positive element strides and no empty dimension."""
+    if _state.get("off") or _load() is None:
+        return False
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.size == 0:
+            return False
+        if any(s <= 0 or s % 4 for s in a.strides):
+            return False
+    return True
+
+
+def _strides(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+def _weights_shape(w_shape: tuple[int, ...], groups: int) -> tuple[int, ...]:
+    o, cg, kh, kw = w_shape
+    return (o, cg, kh, kw) if groups == 1 else (groups, o // groups, cg, kh, kw)
+
+
+def _geometry_args(stride: tuple[int, int], pads: tuple[tuple[int, int], tuple[int, int]],
+                   dilation: tuple[int, int]) -> tuple[Any, Any, Any, Any]:
+    return (_Dims(*stride), _Dims(*(d - 1 for d in dilation)),
+            _Dims(pads[0][0], pads[1][0]), _Dims(pads[0][1], pads[1][1]))
+
+
+class _ForwardPlan:
+    def __init__(self, lib: _Library, x: np.ndarray, w_shape: tuple[int, ...], has_bias: bool,
+                 out_shape: tuple[int, ...], stride: Any, pads: Any, dilation: Any, groups: int) -> None:
+        self.w_shape = _weights_shape(w_shape, groups)
+        self.x_md = lib.md_strided(x.shape, _strides(x))
+        self.w_md = lib.md_tag(self.w_shape, _TAG_ABCD if groups == 1 else _TAG_ABCDE)
+        self.out_md = lib.md_tag(out_shape, _TAG_ABCD)
+        self.bias_md = lib.md_tag((w_shape[0],), _TAG_A) if has_bias else None
+        self.pd = lib._create(
+            "dnnl_convolution_forward_primitive_desc_create", lib.engine, _FORWARD_TRAINING, _CONV_DIRECT,
+            lib.md_tag(x.shape, _TAG_ANY), lib.md_tag(self.w_shape, _TAG_ANY), self.bias_md,
+            lib.md_tag(out_shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), None)
+        self.prim = lib.primitive(self.pd)
+        self.impl = lib.impl_name(self.pd)
+        self.src, self.wts, self.dst = lib.query(self.pd, _Q_SRC), lib.query(self.pd, _Q_WEIGHTS), \
+            lib.query(self.pd, _Q_DST)
+        self.sizes = {md: lib.lib.dnnl_memory_desc_get_size(md) // 4
+                      for md in (self.src, self.wts, self.dst)}
+        self.to_src = lib.reorder(self.x_md, self.src)
+        self.to_wts = lib.reorder(self.w_md, self.wts)
+        self.from_dst = lib.reorder(self.dst, self.out_md)
+
+
+def _forward_plan(lib: _Library, x: np.ndarray, w_shape: tuple[int, ...], has_bias: bool,
+                  out_shape: tuple[int, ...], stride: Any, pads: Any, dilation: Any,
+                  groups: int) -> _ForwardPlan:
+    key = ("fwd", x.shape, _strides(x), w_shape, has_bias, stride, pads, dilation, groups)
+    return lib.cached(key, lambda: _ForwardPlan(lib, x, w_shape, has_bias, out_shape, stride, pads,
+                                                dilation, groups))
+
+
+def _into(lib: _Library, reorder: Any, src_md: Any, array: np.ndarray, dst_md: Any,
+          size: int) -> np.ndarray:
+    """``array`` in the layout ``dst_md`` (a reordered copy, or the array itself when it already is)."""
+    if reorder is None:
+        return array
+    out = np.empty(size, np.float32)
+    lib.execute(reorder, [(_ARG_SRC, src_md, array), (_ARG_DST, dst_md, out)])
+    return out
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out_shape: tuple[int, ...],
+                 stride: tuple[int, int], pads: Any, dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """``conv2d(x, w, bias)`` as a C-contiguous NCHW array (``x`` in any strided layout)."""
+    lib = _load()
+    assert lib is not None
+    w = np.ascontiguousarray(w)
+    plan = _forward_plan(lib, x, w.shape, bias is not None, out_shape, stride, pads, dilation, groups)
+    src = _into(lib, plan.to_src, plan.x_md, x, plan.src, plan.sizes[plan.src])
+    wts = _into(lib, plan.to_wts, plan.w_md, w, plan.wts, plan.sizes[plan.wts])
+    out = np.empty(out_shape, np.float32)
+    dst = out if plan.from_dst is None else np.empty(plan.sizes[plan.dst], np.float32)
+    args = [(_ARG_SRC, plan.src, src), (_ARG_WEIGHTS, plan.wts, wts), (_ARG_DST, plan.dst, dst)]
+    if bias is not None:
+        args.append((_ARG_BIAS, plan.bias_md, np.ascontiguousarray(bias)))
+    lib.execute(plan.prim, args)
+    if plan.from_dst is not None:
+        lib.execute(plan.from_dst, [(_ARG_SRC, plan.dst, dst), (_ARG_DST, plan.out_md, out)])
+    return out
+
+
+class _BackwardDataPlan:
+    def __init__(self, lib: _Library, g: np.ndarray, w_shape: tuple[int, ...], x_shape: tuple[int, ...],
+                 hint: _ForwardPlan, stride: Any, pads: Any, dilation: Any, groups: int) -> None:
+        self.g_md = lib.md_strided(g.shape, _strides(g))
+        self.w_md = hint.w_md
+        self.gx_md = lib.md_tag(x_shape, _TAG_ABCD)
+        self.pd = lib._create(
+            "dnnl_convolution_backward_data_primitive_desc_create", lib.engine, _CONV_DIRECT,
+            lib.md_tag(x_shape, _TAG_ANY), lib.md_tag(hint.w_shape, _TAG_ANY), lib.md_tag(g.shape, _TAG_ANY),
+            *_geometry_args(stride, pads, dilation), hint.pd, None)
+        self.prim = lib.primitive(self.pd)
+        self.impl = lib.impl_name(self.pd)
+        self.diff_src, self.wts, self.diff_dst = (lib.query(self.pd, q) for q in (_Q_DIFF_SRC, _Q_WEIGHTS,
+                                                                                  _Q_DIFF_DST))
+        self.sizes = {md: lib.lib.dnnl_memory_desc_get_size(md) // 4
+                      for md in (self.diff_src, self.wts, self.diff_dst)}
+        self.to_diff_dst = lib.reorder(self.g_md, self.diff_dst)
+        self.to_wts = lib.reorder(self.w_md, self.wts)
+        self.from_diff_src = lib.reorder(self.diff_src, self.gx_md)
+
+
+def conv_backward_data(g: np.ndarray, w: np.ndarray, x: np.ndarray, stride: tuple[int, int], pads: Any,
+                       dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """The input gradient of ``conv2d`` as a C-contiguous NCHW array (``x`` gives the geometry)."""
+    lib = _load()
+    assert lib is not None
+    w = np.ascontiguousarray(w)
+    hint = _forward_plan(lib, x, w.shape, False, g.shape, stride, pads, dilation, groups)
+    key = ("bwd_data", g.shape, _strides(g), w.shape, x.shape, _strides(x), stride, pads, dilation, groups)
+    plan = lib.cached(key, lambda: _BackwardDataPlan(lib, g, w.shape, x.shape, hint, stride, pads,
+                                                     dilation, groups))
+    diff_dst = _into(lib, plan.to_diff_dst, plan.g_md, g, plan.diff_dst, plan.sizes[plan.diff_dst])
+    wts = _into(lib, plan.to_wts, plan.w_md, w, plan.wts, plan.sizes[plan.wts])
+    gx = np.empty(x.shape, np.float32)
+    diff_src = gx if plan.from_diff_src is None else np.empty(plan.sizes[plan.diff_src], np.float32)
+    lib.execute(plan.prim, [(_ARG_DIFF_DST, plan.diff_dst, diff_dst), (_ARG_WEIGHTS, plan.wts, wts),
+                            (_ARG_DIFF_SRC, plan.diff_src, diff_src)])
+    if plan.from_diff_src is not None:
+        lib.execute(plan.from_diff_src, [(_ARG_SRC, plan.diff_src, diff_src), (_ARG_DST, plan.gx_md, gx)])
+    return gx
+
+
+class _BackwardWeightsPlan:
+    def __init__(self, lib: _Library, x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...],
+                 need_bias: bool, hint: _ForwardPlan, stride: Any, pads: Any, dilation: Any,
+                 groups: int) -> None:
+        self.x_md = hint.x_md
+        self.g_md = lib.md_strided(g.shape, _strides(g))
+        self.gw_md = hint.w_md
+        self.gb_md = lib.md_tag((w_shape[0],), _TAG_A) if need_bias else None
+        self.pd = lib._create(
+            "dnnl_convolution_backward_weights_primitive_desc_create", lib.engine, _CONV_DIRECT,
+            lib.md_tag(x.shape, _TAG_ANY), lib.md_tag(hint.w_shape, _TAG_ANY), self.gb_md,
+            lib.md_tag(g.shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), hint.pd, None)
+        self.prim = lib.primitive(self.pd)
+        self.impl = lib.impl_name(self.pd)
+        self.src, self.diff_wts, self.diff_dst = (lib.query(self.pd, q) for q in (_Q_SRC, _Q_DIFF_WEIGHTS,
+                                                                                  _Q_DIFF_DST))
+        self.sizes = {md: lib.lib.dnnl_memory_desc_get_size(md) // 4
+                      for md in (self.src, self.diff_wts, self.diff_dst)}
+        self.to_src = lib.reorder(self.x_md, self.src)
+        self.to_diff_dst = lib.reorder(self.g_md, self.diff_dst)
+        self.from_diff_wts = lib.reorder(self.diff_wts, self.gw_md)
+
+
+def conv_backward_weights(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], need_bias: bool,
+                          stride: tuple[int, int], pads: Any, dilation: tuple[int, int],
+                          groups: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weight gradient (and the bias gradient when asked) of ``conv2d``."""
+    lib = _load()
+    assert lib is not None
+    hint = _forward_plan(lib, x, w_shape, False, g.shape, stride, pads, dilation, groups)
+    key = ("bwd_weights", x.shape, _strides(x), g.shape, _strides(g), w_shape, need_bias, stride, pads,
+           dilation, groups)
+    plan = lib.cached(key, lambda: _BackwardWeightsPlan(lib, x, g, w_shape, need_bias, hint, stride, pads,
+                                                        dilation, groups))
+    src = _into(lib, plan.to_src, plan.x_md, x, plan.src, plan.sizes[plan.src])
+    diff_dst = _into(lib, plan.to_diff_dst, plan.g_md, g, plan.diff_dst, plan.sizes[plan.diff_dst])
+    gw = np.empty(w_shape, np.float32)
+    diff_wts = gw if plan.from_diff_wts is None else np.empty(plan.sizes[plan.diff_wts], np.float32)
+    gb = np.empty(w_shape[0], np.float32) if need_bias else None
+    args = [(_ARG_SRC, plan.src, src), (_ARG_DIFF_DST, plan.diff_dst, diff_dst),
+            (_ARG_DIFF_WEIGHTS, plan.diff_wts, diff_wts)]
+    if gb is not None:
+        args.append((_ARG_DIFF_BIAS, plan.gb_md, gb))
+    lib.execute(plan.prim, args)
+    if plan.from_diff_wts is not None:
+        lib.execute(plan.from_diff_wts, [(_ARG_SRC, plan.diff_wts, diff_wts), (_ARG_DST, plan.gw_md, gw)])
+    return gw, gb

@@ -1,0 +1,108 @@
+"""The optional oneDNN convolution path: loading, the switch, the primitive cache, and agreement with
+brickwork's own im2col + GEMM path (test_conv.py runs every conv case on both paths against torch)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import brickwork as bw
+import brickwork.nn.functional as F
+from brickwork.ops import _onednn
+
+needs_onednn = pytest.mark.skipif(not _onednn.available(), reason=_onednn.describe())
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": SRC, **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=full_env)
+
+
+FIRST_CONV = ("import brickwork as bw, brickwork.nn.functional as F\n"
+              "F.conv2d(bw.ones(1, 1, 4, 4), bw.ones(1, 1, 3, 3)); F.conv2d(bw.ones(1, 1, 4, 4), "
+              "bw.ones(1, 1, 3, 3)); print('ok')")
+
+
+def test_the_switch_turns_onednn_off_and_the_first_conv_says_which_path_runs():
+    res = _run(FIRST_CONV, BRICKWORK_ONEDNN="0")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
+    lines = [line for line in res.stderr.splitlines() if line.startswith("brickwork:")]
+    assert lines == ["brickwork: convolutions run on brickwork's NumPy im2col + GEMM path: turned off by "
+                     "BRICKWORK_ONEDNN=0"]
+
+
+def test_a_missing_library_falls_back_with_the_reason():
+    res = _run(FIRST_CONV, BRICKWORK_ONEDNN_LIBRARY="/nonexistent/libdnnl.so.3")
+    assert res.returncode == 0, res.stderr
+    (line,) = [line for line in res.stderr.splitlines() if line.startswith("brickwork:")]
+    assert "NumPy im2col + GEMM path" in line and "/nonexistent/libdnnl.so.3" in line
+
+
+@needs_onednn
+def test_the_first_conv_names_onednn_once():
+    res = _run(FIRST_CONV)
+    assert res.returncode == 0, res.stderr
+    (line,) = [line for line in res.stderr.splitlines() if line.startswith("brickwork:")]
+    assert line.startswith("brickwork: convolutions run on oneDNN 3.")
+
+
+@needs_onednn
+def test_primitives_are_made_once_per_geometry():
+    x = bw.randn(2, 3, 9, 9, requires_grad=True)
+    w = bw.randn(4, 3, 3, 3, requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    size = len(_onednn._load().cache)
+    for _ in range(3):
+        F.conv2d(x, w, padding=1).sum().backward()
+    assert len(_onednn._load().cache) == size
+    F.conv2d(x, w, padding=2).sum().backward()  # a new geometry: new primitives
+    assert len(_onednn._load().cache) > size
+
+
+@needs_onednn
+@pytest.mark.parametrize("layout", ["nchw", "batch_innermost", "channels_last"])
+def test_both_paths_agree_on_a_small_cnn_step_whatever_the_input_layout(layout):
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, 3, 12, 12)).astype(np.float32)
+    if layout == "batch_innermost":
+        data = np.ascontiguousarray(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    elif layout == "channels_last":
+        data = np.ascontiguousarray(data.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    weights = [rng.standard_normal(s).astype(np.float32) * 0.3
+               for s in [(6, 3, 3, 3), (6,), (8, 3, 5, 5), (8,), (8, 2, 3, 3)]]
+
+    def step():
+        x = bw.from_numpy(data)
+        w1, b1, w2, b2, w3 = (bw.tensor(w, requires_grad=True) for w in weights)
+        y = F.relu(F.conv2d(x, w1, b1, padding=1))
+        y = F.conv2d(y[:, :3], w2, b2, stride=2, padding=2, dilation=1)
+        y = F.conv2d(F.max_pool2d(y, 2), w3, groups=4, padding=1)
+        (y * y).mean().backward()
+        return [y.detach().numpy()] + [t.grad.numpy() for t in (w1, b1, w2, b2, w3)]
+
+    with_onednn = step()
+    with _onednn.numpy_path():
+        own = step()
+    for a, b in zip(with_onednn, own):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+@needs_onednn
+def test_float64_and_stride_zero_gradients_stay_correct():
+    x64 = bw.randn(2, 2, 5, 5, dtype=bw.float64)
+    assert F.conv2d(x64, bw.randn(3, 2, 3, 3, dtype=bw.float64)).dtype == bw.float64  # own path
+    x = bw.randn(2, 2, 5, 5, requires_grad=True)
+    w = bw.randn(3, 2, 3, 3, requires_grad=True)
+    F.conv2d(x, w).sum().backward()  # the gradient arrives as a stride-0 broadcast
+    with _onednn.numpy_path():
+        x2, w2 = x.detach().requires_grad_(), w.detach().requires_grad_()
+        F.conv2d(x2, w2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=1e-4, atol=1e-5)
