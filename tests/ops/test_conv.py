@@ -28,9 +28,10 @@ def conv_path(request):
     if request.param == "onednn":
         if not _onednn.available():
             pytest.skip(f"oneDNN path: {_onednn.describe()}")
-        yield request.param
+        with _onednn.forced("onednn"):
+            yield request.param
     else:
-        with _onednn.numpy_path():
+        with _onednn.forced("numpy"):
             yield request.param
 
 

@@ -87,8 +87,9 @@ def test_both_paths_agree_on_a_small_cnn_step_whatever_the_input_layout(layout):
         (y * y).mean().backward()
         return [y.detach().numpy()] + [t.grad.numpy() for t in (w1, b1, w2, b2, w3)]
 
-    with_onednn = step()
-    with _onednn.numpy_path():
+    with _onednn.forced("onednn"):
+        with_onednn = step()
+    with _onednn.forced("numpy"):
         own = step()
     for a, b in zip(with_onednn, own):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
@@ -101,8 +102,45 @@ def test_float64_and_stride_zero_gradients_stay_correct():
     x = bw.randn(2, 2, 5, 5, requires_grad=True)
     w = bw.randn(3, 2, 3, 3, requires_grad=True)
     F.conv2d(x, w).sum().backward()  # the gradient arrives as a stride-0 broadcast
-    with _onednn.numpy_path():
+    with _onednn.forced("numpy"):
         x2, w2 = x.detach().requires_grad_(), w.detach().requires_grad_()
         F.conv2d(x2, w2).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@needs_onednn
+@needs_onednn
+def test_by_default_the_choice_is_fixed_per_geometry_and_results_are_bit_equal():
+    x = bw.randn(4, 1, 12, 12, requires_grad=True)  # one input channel: input gradient on the own path
+    w = bw.randn(3, 1, 5, 5, requires_grad=True)
+    grads = []
+    for _ in range(6):
+        x.grad = w.grad = None
+        F.conv2d(x, w, padding=2).square().sum().backward()
+        grads.append((x.grad.numpy().copy(), w.grad.numpy().copy()))
+    for gx, gw in grads[1:]:
+        assert np.array_equal(gx, grads[0][0]) and np.array_equal(gw, grads[0][1])
+    key = ((4, 1, 12, 12), None, (3, 1, 5, 5))
+    assert _onednn.rule("input gradient", key) == "numpy" and _onednn.rule("forward", key) == "onednn"
+    assert _onednn.rule("input gradient", ((4, 8, 12, 12), None, (3, 8, 5, 5))) == "onednn"
+
+
+def test_tuning_tries_each_direction_on_both_paths_then_the_faster_one_stays(monkeypatch):
+    from brickwork.ops import conv
+
+    runs = []
+    own_forward = conv.Conv2d._forward_own
+    monkeypatch.setattr(conv.Conv2d, "_forward_own",
+                        lambda self, *a: runs.append("numpy") or own_forward(self, *a))
+    real = _onednn.conv_forward
+    monkeypatch.setattr(_onednn, "conv_forward", lambda *a: runs.append("onednn") or real(*a))
+    x, w = bw.randn(3, 2, 11, 7), bw.randn(5, 2, 3, 2)  # a geometry no other test uses
+    with _onednn.forced("tune"):
+        outs = [F.conv2d(x, w, padding=(1, 2)).numpy() for _ in range(6)]
+    assert runs[:4] == ["onednn", "onednn", "numpy", "numpy"]
+    assert len(set(runs[4:])) == 1  # chosen
+    (choice,) = [v for k, v in _onednn.choices().items() if k[0] == "forward" and k[1] == (3, 2, 11, 7)]
+    assert runs[4:] == [choice, choice]
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)

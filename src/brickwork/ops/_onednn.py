@@ -26,6 +26,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -220,7 +221,9 @@ def _load() -> _Library | None:
     if "lib" in _state:
         return _state["lib"]
     lib, reason = None, ""
-    if os.environ.get("BRICKWORK_ONEDNN", "1").strip().lower() in ("0", "false", "no", "off"):
+    setting = os.environ.get("BRICKWORK_ONEDNN", "1").strip().lower()
+    _state["always"], _state["tune"] = setting == "always", setting == "tune"
+    if setting in ("0", "false", "no", "off"):
         reason = "turned off by BRICKWORK_ONEDNN=0"
     else:
         path = _find_library()
@@ -235,16 +238,91 @@ def _load() -> _Library | None:
     return lib
 
 
-class numpy_path:
-    """Context manager: convolutions inside it run on the NumPy path even where oneDNN is loaded
-    (tests compare the two paths with it)."""
+class forced:
+    """Context manager: convolutions inside it run on one path, ``"numpy"`` (brickwork's own, even
+    where oneDNN is loaded) or ``"onednn"`` (wherever it can run), or choose by measuring
+    (``"tune"``, as ``BRICKWORK_ONEDNN=tune``). Tests compare the paths with it."""
+
+    def __init__(self, path: str) -> None:
+        if path not in ("numpy", "onednn", "tune"):
+            raise ValueError(f"forced: path must be 'numpy', 'onednn' or 'tune', got {path!r}")
+        self.path = path
 
     def __enter__(self) -> None:
-        self.saved = _state.get("off", False)
-        _state["off"] = True
+        _load()
+        self.saved = _state.get("off", False), _state.get("always", False), _state.get("tune", False)
+        _state["off"], _state["always"] = self.path == "numpy", self.path == "onednn"
+        _state["tune"] = self.path == "tune"
 
     def __exit__(self, *exc: object) -> None:
-        _state["off"] = self.saved
+        _state["off"], _state["always"], _state["tune"] = self.saved
+
+
+_TRIAL_ORDER = ("onednn", "onednn", "numpy", "numpy")  # the first call of each path is its warm-up
+_trials: dict[tuple, list[tuple[str, float]]] = {}
+_choices: dict[tuple, str] = {}
+
+
+def rule(direction: str, key: tuple) -> str:
+    """The default choice, fixed per geometry (so equal inputs give bit-equal results on every call).
+
+    Measured one thread, AVX-512 EPYC (benchmarks/RESULTS.md): oneDNN's kernels are 1.1-2.4x
+    faster than the own path in every direction, except the input gradient of layers with at most
+    three input channels per group (d2l LeNet's first layer: 12.5 ms against 1.8 ms; a 3-channel
+    5x5 layer: 7.9 against 3.1 ms), which stays on the own path.
+    """
+    weight_shape = key[2]
+    if direction == "input gradient" and weight_shape[1] <= 3:
+        return "numpy"
+    return "onednn"
+
+
+def choose(direction: str, key: tuple) -> str:
+    """Which path runs this call of ``direction`` for this geometry: "onednn" or "numpy".
+
+    By default :func:`rule` decides. ``BRICKWORK_ONEDNN=tune`` measures instead (as
+    ``torch.backends.cudnn.benchmark`` does): the first four calls of a geometry try both paths (a
+    warm-up call, then a timed call each) and from then on the faster one runs; results may then
+    differ in the last bits between the first calls and the later ones, and from run to run.
+    ``BRICKWORK_ONEDNN=always`` runs oneDNN wherever it can.
+    """
+    if _state.get("always"):
+        return "onednn"
+    if not _state.get("tune"):
+        return rule(direction, key)
+    full = (direction,) + key
+    choice = _choices.get(full)
+    if choice is not None:
+        return choice
+    done = len(_trials.get(full, ()))
+    return _TRIAL_ORDER[min(done, len(_TRIAL_ORDER) - 1)]
+
+
+class timed:
+    """Context manager timing one call of ``path`` while ``direction``'s choice for ``key`` is on trial."""
+
+    def __init__(self, direction: str, key: tuple, path: str, trial: bool = True) -> None:
+        self.full, self.path = (direction,) + key, path
+        self.trial = trial and _state.get("tune") and self.full not in _choices
+
+    def __enter__(self) -> None:
+        if self.trial:
+            self.start = time.perf_counter()
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if not self.trial or exc_type is not None:
+            return
+        runs = _trials.setdefault(self.full, [])
+        runs.append((self.path, time.perf_counter() - self.start))
+        if len(runs) >= len(_TRIAL_ORDER):
+            timed_runs = {path: seconds for (path, seconds), warm in zip(runs, (0, 1, 0, 1)) if warm}
+            _choices[self.full] = min(timed_runs, key=timed_runs.__getitem__)
+            del _trials[self.full]
+
+
+def choices() -> dict[tuple, str]:
+    """The choices made so far: ``(direction, geometry...) -> "onednn" | "numpy"``."""
+    return dict(_choices)
 
 
 def available() -> bool:
@@ -295,16 +373,17 @@ def _geometry_args(stride: tuple[int, int], pads: tuple[tuple[int, int], tuple[i
 
 
 class _ForwardPlan:
-    def __init__(self, lib: _Library, x: np.ndarray, w_shape: tuple[int, ...], has_bias: bool,
-                 out_shape: tuple[int, ...], stride: Any, pads: Any, dilation: Any, groups: int) -> None:
+    def __init__(self, lib: _Library, x_shape: tuple[int, ...], x_strides: tuple[int, ...],
+                 w_shape: tuple[int, ...], has_bias: bool, out_shape: tuple[int, ...], stride: Any, pads: Any,
+                 dilation: Any, groups: int) -> None:
         self.w_shape = _weights_shape(w_shape, groups)
-        self.x_md = lib.md_strided(x.shape, _strides(x))
+        self.x_md = lib.md_strided(x_shape, x_strides)
         self.w_md = lib.md_tag(self.w_shape, _TAG_ABCD if groups == 1 else _TAG_ABCDE)
         self.out_md = lib.md_tag(out_shape, _TAG_ABCD)
         self.bias_md = lib.md_tag((w_shape[0],), _TAG_A) if has_bias else None
         self.pd = lib._create(
             "dnnl_convolution_forward_primitive_desc_create", lib.engine, _FORWARD_TRAINING, _CONV_DIRECT,
-            lib.md_tag(x.shape, _TAG_ANY), lib.md_tag(self.w_shape, _TAG_ANY), self.bias_md,
+            lib.md_tag(x_shape, _TAG_ANY), lib.md_tag(self.w_shape, _TAG_ANY), self.bias_md,
             lib.md_tag(out_shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), None)
         self.prim = lib.primitive(self.pd)
         self.impl = lib.impl_name(self.pd)
@@ -317,12 +396,12 @@ class _ForwardPlan:
         self.from_dst = lib.reorder(self.dst, self.out_md)
 
 
-def _forward_plan(lib: _Library, x: np.ndarray, w_shape: tuple[int, ...], has_bias: bool,
-                  out_shape: tuple[int, ...], stride: Any, pads: Any, dilation: Any,
-                  groups: int) -> _ForwardPlan:
-    key = ("fwd", x.shape, _strides(x), w_shape, has_bias, stride, pads, dilation, groups)
-    return lib.cached(key, lambda: _ForwardPlan(lib, x, w_shape, has_bias, out_shape, stride, pads,
-                                                dilation, groups))
+def _forward_plan(lib: _Library, x_shape: tuple[int, ...], x_strides: tuple[int, ...],
+                  w_shape: tuple[int, ...], has_bias: bool, out_shape: tuple[int, ...], stride: Any,
+                  pads: Any, dilation: Any, groups: int) -> _ForwardPlan:
+    key = ("fwd", x_shape, x_strides, w_shape, has_bias, stride, pads, dilation, groups)
+    return lib.cached(key, lambda: _ForwardPlan(lib, x_shape, x_strides, w_shape, has_bias, out_shape,
+                                                stride, pads, dilation, groups))
 
 
 def _into(lib: _Library, reorder: Any, src_md: Any, array: np.ndarray, dst_md: Any,
@@ -341,7 +420,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out_shap
     lib = _load()
     assert lib is not None
     w = np.ascontiguousarray(w)
-    plan = _forward_plan(lib, x, w.shape, bias is not None, out_shape, stride, pads, dilation, groups)
+    plan = _forward_plan(lib, x.shape, _strides(x), w.shape, bias is not None, out_shape, stride, pads,
+                         dilation, groups)
     src = _into(lib, plan.to_src, plan.x_md, x, plan.src, plan.sizes[plan.src])
     wts = _into(lib, plan.to_wts, plan.w_md, w, plan.wts, plan.sizes[plan.wts])
     out = np.empty(out_shape, np.float32)
@@ -376,19 +456,20 @@ class _BackwardDataPlan:
         self.from_diff_src = lib.reorder(self.diff_src, self.gx_md)
 
 
-def conv_backward_data(g: np.ndarray, w: np.ndarray, x: np.ndarray, stride: tuple[int, int], pads: Any,
-                       dilation: tuple[int, int], groups: int) -> np.ndarray:
-    """The input gradient of ``conv2d`` as a C-contiguous NCHW array (``x`` gives the geometry)."""
+def conv_backward_data(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: tuple[int, int],
+                       pads: Any, dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """The input gradient of ``conv2d`` (input shape ``x_shape``) as a C-contiguous NCHW array."""
     lib = _load()
     assert lib is not None
     w = np.ascontiguousarray(w)
-    hint = _forward_plan(lib, x, w.shape, False, g.shape, stride, pads, dilation, groups)
-    key = ("bwd_data", g.shape, _strides(g), w.shape, x.shape, _strides(x), stride, pads, dilation, groups)
-    plan = lib.cached(key, lambda: _BackwardDataPlan(lib, g, w.shape, x.shape, hint, stride, pads,
+    contiguous = tuple(int(np.prod(x_shape[i + 1:])) for i in range(len(x_shape)))
+    hint = _forward_plan(lib, x_shape, contiguous, w.shape, False, g.shape, stride, pads, dilation, groups)
+    key = ("bwd_data", g.shape, _strides(g), w.shape, x_shape, stride, pads, dilation, groups)
+    plan = lib.cached(key, lambda: _BackwardDataPlan(lib, g, w.shape, x_shape, hint, stride, pads,
                                                      dilation, groups))
     diff_dst = _into(lib, plan.to_diff_dst, plan.g_md, g, plan.diff_dst, plan.sizes[plan.diff_dst])
     wts = _into(lib, plan.to_wts, plan.w_md, w, plan.wts, plan.sizes[plan.wts])
-    gx = np.empty(x.shape, np.float32)
+    gx = np.empty(x_shape, np.float32)
     diff_src = gx if plan.from_diff_src is None else np.empty(plan.sizes[plan.diff_src], np.float32)
     lib.execute(plan.prim, [(_ARG_DIFF_DST, plan.diff_dst, diff_dst), (_ARG_WEIGHTS, plan.wts, wts),
                             (_ARG_DIFF_SRC, plan.diff_src, diff_src)])
@@ -426,7 +507,7 @@ def conv_backward_weights(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...]
     """The weight gradient (and the bias gradient when asked) of ``conv2d``."""
     lib = _load()
     assert lib is not None
-    hint = _forward_plan(lib, x, w_shape, False, g.shape, stride, pads, dilation, groups)
+    hint = _forward_plan(lib, x.shape, _strides(x), w_shape, False, g.shape, stride, pads, dilation, groups)
     key = ("bwd_weights", x.shape, _strides(x), g.shape, _strides(g), w_shape, need_bias, stride, pads,
            dilation, groups)
     plan = lib.cached(key, lambda: _BackwardWeightsPlan(lib, x, g, w_shape, need_bias, hint, stride, pads,

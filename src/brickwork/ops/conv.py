@@ -243,11 +243,14 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
 class Conv2d(Function):
     """``out[b, o] = sum_c W[o, c] ⋆ x[b, c] + bias[o]`` for 3-D (1-d conv) and 4-D inputs.
 
-    Works on batch-innermost memory (see the module docstring). The output
+    Each direction (forward, input gradient, weight gradient) runs on oneDNN
+    where it is installed and faster for that geometry, else on brickwork's own
+    path (the choice is measured per geometry: :func:`_onednn.choose`). The own
+    path works on batch-innermost memory (see the module docstring): the output
     rows are processed in chunks whose column matrix fits in cache
-    (:func:`row_chunks`): im2col and the GEMM then work on cache-resident
-    memory, and no column matrix is kept for backward (which rebuilds each
-    chunk's columns from the saved input, as PyTorch's kernels do).
+    (:func:`row_chunks`), so im2col and the GEMM work on cache-resident memory,
+    and no column matrix is kept for backward (which rebuilds each chunk's
+    columns from the saved input, as PyTorch's kernels do).
     """
 
     op_name = "conv2d"
@@ -255,7 +258,6 @@ class Conv2d(Function):
 
     def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
                 pads: Pads, dilation: tuple[int, int], groups: int) -> Any:
-        xp = self.xp
         self.one_d = x.ndim == 3
         if self.one_d:
             x, weight = x[:, :, None, :], weight[:, :, None, :]
@@ -267,15 +269,25 @@ class Conv2d(Function):
         need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
         self.has_bias = bias is not None
-        self.onednn = xp is np and _onednn.usable(x, weight, *(() if bias is None else (bias,)))
+        self.onednn = self.xp is np and _onednn.usable(x, weight, *(() if bias is None else (bias,)))
         _onednn.announce_once()
-        if self.onednn:
-            out = _onednn.conv_forward(x, weight, bias, (bsz, o, ho, wo), stride, pads, dilation, groups)
-            self.x, self.weight, self.w_shape = (x if need_w else None), (weight if need_x else None), \
-                weight.shape
-            return out[:, :, 0, :] if self.one_d else out
+        self.x, self.weight, self.x_hwb = (x if need_w else None), (weight if need_x else None), None
+        key = (x.shape, x.strides, weight.shape, self.has_bias, stride, pads, dilation, groups)
+        self.key = key
+        if self.onednn and _onednn.choose("forward", key) == "onednn":
+            with _onednn.timed("forward", key, "onednn"):
+                out = _onednn.conv_forward(x, weight, bias, (bsz, o, ho, wo), stride, pads, dilation, groups)
+        else:
+            with _onednn.timed("forward", key, "numpy", self.onednn):
+                out = self._forward_own(x, weight, bias, need_w)
+        return out[:, :, 0, :] if self.one_d else out
+
+    def _forward_own(self, x: Any, weight: Any, bias: Any, need_w: bool) -> Any:
+        xp = self.xp
+        _, kernel, _, _, _, groups, (ho, wo) = self.geometry
+        bsz, o = x.shape[0], weight.shape[0]
         x_hwb = _to_batch_innermost(xp, x)
-        w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+        w2 = weight.reshape(groups, o // groups, -1)
         out = xp.empty((o, ho, wo, bsz), dtype=x.dtype)
         out_rows = out.reshape(groups, o // groups, ho, wo * bsz)
         bias_rows = None if bias is None else bias.reshape(groups, o // groups, 1, 1)
@@ -284,9 +296,7 @@ class Conv2d(Function):
             if bias_rows is not None:  # while the chunk's output is in cache
                 out_rows[:, :, r0:r1] += bias_rows
         self.x_hwb = x_hwb if need_w else None
-        self.w2 = w2 if need_x else None
-        out = out.transpose(3, 0, 1, 2)
-        return out[:, :, 0, :] if self.one_d else out
+        return out.transpose(3, 0, 1, 2)
 
     def _columns(self, x_hwb: Any) -> Any:
         """``(r0, r1, cols)`` per chunk of output rows; cols is ``(groups, C/g·kh·kw, n)``
@@ -307,71 +317,87 @@ class Conv2d(Function):
             yield r0, r1, buffer.reshape(groups, rows // groups, -1)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        xp = self.xp
         need_x, need_w, *need_b = self.needs_input_grad
+        need_b = bool(need_b and need_b[0])
         x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
         if self.one_d:
             g = g[:, :, None, :]
-        if self.onednn:
-            return self._backward_onednn(g)
-        bsz, c, h, w = x_shape
-        o = g.shape[1]
+        onednn = self.onednn and g.dtype == np.float32
+        if onednn and not _onednn.usable(g):  # e.g. the stride-0 gradient of a sum
+            g = np.ascontiguousarray(g)
+        key = self.key + (g.strides,)
+        g_rows = None  # the gradient as (groups, O/groups, Ho, Wo·B) rows, made when the own path runs
+        gx = gw = gb = None
+        if need_w:
+            if onednn and _onednn.choose("weight gradient", key) == "onednn":
+                with _onednn.timed("weight gradient", key, "onednn"):
+                    gw, gb = _onednn.conv_backward_weights(self.x, g, self.weight_shape(g), need_b, stride,
+                                                           pads, dilation, groups)
+            else:
+                with _onednn.timed("weight gradient", key, "numpy", onednn):
+                    g_rows = self._gradient_rows(g)
+                    gw = self._weight_gradient_own(g_rows)
+        if need_b and gb is None:
+            gb = g.sum(axis=(0, 2, 3))
+        if need_x:
+            if onednn and _onednn.choose("input gradient", key) == "onednn":
+                with _onednn.timed("input gradient", key, "onednn"):
+                    gx = _onednn.conv_backward_data(g, self.weight, x_shape, stride, pads, dilation, groups)
+            else:
+                with _onednn.timed("input gradient", key, "numpy", onednn):
+                    g_rows = self._gradient_rows(g) if g_rows is None else g_rows
+                    gx = self._input_gradient_own(g_rows)
+        if self.one_d:
+            gx = None if gx is None else gx[:, :, 0, :]
+            gw = None if gw is None else gw[:, :, 0, :]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def weight_shape(self, g: Any) -> tuple[int, ...]:
+        x_shape, kernel, _, _, _, groups, _ = self.geometry
+        return (g.shape[1], x_shape[1] // groups) + tuple(kernel)
+
+    def _gradient_rows(self, g: Any) -> Any:
+        xp = self.xp
+        _, _, _, _, _, groups, (ho, wo) = self.geometry
         g_hwb = _batch_innermost(g)
         if not g_hwb.flags.c_contiguous:  # a transient copy: the scratch buffer spares fresh pages
             buf = scratch(xp, g_hwb.shape, g.dtype, "grad")
             buf[...] = g_hwb
             g_hwb = buf
-        g_rows = g_hwb.reshape(groups, o // groups, ho, wo * bsz)
-        gx = gw = gb = None
-        if need_b and need_b[0]:
-            gb = g_hwb.reshape(o, -1).sum(axis=1)
-        if need_w:
-            # accumulated transposed, cols @ g.T: 5-10 % faster in OpenBLAS than g @ cols.T (measured)
-            gw_t = xp.zeros((groups, c // groups * kernel[0] * kernel[1], o // groups), dtype=g.dtype)
-            for r0, r1, cols in self._columns(self.x_hwb):
-                g_chunk = g_rows[:, :, r0:r1].reshape(groups, o // groups, -1)
-                gw_t += _gemm(xp, cols, g_chunk.transpose(0, 2, 1))
-            gw = gw_t.transpose(0, 2, 1).reshape(o, -1, *kernel)
-            if self.one_d:
-                gw = gw[:, :, 0, :]
-        if need_x:
-            w2t = self.w2.transpose(0, 2, 1)
-            if _is_pointwise(kernel, stride, pads):  # the columns were the input itself
-                gx_hwb = _gemm(xp, w2t, g_rows.reshape(groups, o // groups, -1))
-                gx_hwb = gx_hwb.reshape(c, ho, wo, bsz)
-            else:
-                gx_hwb = xp.zeros((c, h, w, bsz), dtype=g.dtype)
-                rows = c // groups * kernel[0] * kernel[1]
-                for r0, r1 in row_chunks(ho, c * kernel[0] * kernel[1] * wo * bsz * g.dtype.itemsize):
-                    gcols = scratch(xp, (groups, rows, (r1 - r0) * wo * bsz), g.dtype, "gcols")
-                    g_chunk = g_rows[:, :, r0:r1].reshape(groups, o // groups, -1)
-                    _gemm_into(xp, w2t, g_chunk, gcols)
-                    gcols = gcols.reshape(c, kernel[0], kernel[1], r1 - r0, wo, bsz)
-                    col2im_rows(gcols, kernel, stride, dilation, pads, (r0, r1), gx_hwb)
-            gx = gx_hwb.transpose(3, 0, 1, 2)
-            if self.one_d:
-                gx = gx[:, :, 0, :]
-        return (gx, gw, gb) if self.has_bias else (gx, gw)
+        o, bsz = g.shape[1], g.shape[0]
+        return g_hwb.reshape(groups, o // groups, ho, wo * bsz)
 
-    def _backward_onednn(self, g: Any) -> tuple[Any, ...]:
-        need_x, need_w, *need_b = self.needs_input_grad
-        x_shape, kernel, stride, pads, dilation, groups, _ = self.geometry
-        need_b = bool(need_b and need_b[0])
-        if not _onednn.usable(g):  # e.g. the stride-0 gradient of a sum
-            g = np.ascontiguousarray(g, dtype=np.float32)
-        gx = gw = gb = None
-        if need_x:
-            gx = _onednn.conv_backward_data(g, self.weight, np.empty(x_shape, np.float32)
-                                            if self.x is None else self.x, stride, pads, dilation, groups)
-        if need_w:
-            gw, gb = _onednn.conv_backward_weights(self.x, g, self.w_shape, need_b, stride, pads, dilation,
-                                                   groups)
-        elif need_b:
-            gb = g.sum(axis=(0, 2, 3))
-        if self.one_d:
-            gx = None if gx is None else gx[:, :, 0, :]
-            gw = None if gw is None else gw[:, :, 0, :]
-        return (gx, gw, gb) if self.has_bias else (gx, gw)
+    def _weight_gradient_own(self, g_rows: Any) -> Any:
+        xp = self.xp
+        x_shape, kernel, _, _, _, groups, _ = self.geometry
+        if self.x_hwb is None:  # the forward ran on oneDNN, which keeps the input as it came
+            self.x_hwb = _to_batch_innermost(xp, self.x)
+        c, og = x_shape[1], g_rows.shape[1]
+        # accumulated transposed, cols @ g.T: 5-10 % faster in OpenBLAS than g @ cols.T (measured)
+        gw_t = xp.zeros((groups, c // groups * kernel[0] * kernel[1], og), dtype=g_rows.dtype)
+        for r0, r1, cols in self._columns(self.x_hwb):
+            g_chunk = g_rows[:, :, r0:r1].reshape(groups, og, -1)
+            gw_t += _gemm(xp, cols, g_chunk.transpose(0, 2, 1))
+        return gw_t.transpose(0, 2, 1).reshape(og * groups, -1, *kernel)
+
+    def _input_gradient_own(self, g_rows: Any) -> Any:
+        xp = self.xp
+        x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
+        bsz, c, h, w = x_shape
+        og = g_rows.shape[1]
+        w2t = self.weight.reshape(groups, og, -1).transpose(0, 2, 1)
+        if _is_pointwise(kernel, stride, pads):  # the columns were the input itself
+            gx_hwb = _gemm(xp, w2t, g_rows.reshape(groups, og, -1)).reshape(c, ho, wo, bsz)
+        else:
+            gx_hwb = xp.zeros((c, h, w, bsz), dtype=g_rows.dtype)
+            rows = c // groups * kernel[0] * kernel[1]
+            for r0, r1 in row_chunks(ho, c * kernel[0] * kernel[1] * wo * bsz * g_rows.dtype.itemsize):
+                gcols = scratch(xp, (groups, rows, (r1 - r0) * wo * bsz), g_rows.dtype, "gcols")
+                g_chunk = g_rows[:, :, r0:r1].reshape(groups, og, -1)
+                _gemm_into(xp, w2t, g_chunk, gcols)
+                gcols = gcols.reshape(c, kernel[0], kernel[1], r1 - r0, wo, bsz)
+                col2im_rows(gcols, kernel, stride, dilation, pads, (r0, r1), gx_hwb)
+        return gx_hwb.transpose(3, 0, 1, 2)
 
 
 class ConvTranspose2d(Function):
