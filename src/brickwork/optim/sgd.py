@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from brickwork.autograd import _wrap
-from brickwork.optim.optimizer import Optimizer, _check
+from brickwork.optim.optimizer import Optimizer, _add_scaled, _check
 from brickwork.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -64,4 +64,4 @@ class SGD(Optimizer):
                 dampening = group["dampening"]
                 xp.add(buf, grad if dampening == 0 else (1.0 - dampening) * grad, out=buf)
             grad = grad + momentum * buf if group["nesterov"] else buf
-        xp.subtract(p, float(group["lr"]) * grad, out=p)
+        _add_scaled(xp, p, -float(group["lr"]), grad)
