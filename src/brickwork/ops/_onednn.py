@@ -43,6 +43,7 @@ _CPU_ENGINE, _STREAM_DEFAULT = 1, 1
 _Q_IMPL_INFO = 8
 _Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST = 129, 130, 131, 132, 133, 134
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
+_ARG_SCRATCHPAD, _Q_SCRATCHPAD, _SCRATCHPAD_USER = 80, 136, 1
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS, _ARG_DIFF_BIAS = 129, 145, 161, 169
 _MAX_DIMS = 12
 _CACHE_SIZE = 256
@@ -87,6 +88,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_primitive_create": (_int, [_P, _vp]),
     "dnnl_primitive_execute": (_int, [_vp, _vp, _int, _vp]),
     "dnnl_version": (ctypes.POINTER(_Version), []),
+    "dnnl_primitive_attr_create": (_int, [_P]),
+    "dnnl_primitive_attr_set_scratchpad_mode": (_int, [_vp, _int]),
 }
 
 
@@ -104,6 +107,10 @@ class _Library:
         v = self.lib.dnnl_version().contents
         self.version = f"{v.major}.{v.minor}.{v.patch}"
         self.cache: OrderedDict[tuple, Any] = OrderedDict()
+        # scratchpads come from the caller at each call (freed after it), not one per cached primitive
+        self.attr = self._create("dnnl_primitive_attr_create")
+        self.check(self.lib.dnnl_primitive_attr_set_scratchpad_mode(self.attr, _SCRATCHPAD_USER),
+                   "dnnl_primitive_attr_set_scratchpad_mode")
         _match_openmp_threads()
 
     def check(self, status: int, call: str) -> None:
@@ -131,26 +138,29 @@ class _Library:
                    "dnnl_primitive_desc_query")
         return (name.value or b"?").decode()
 
-    def primitive(self, pd: ctypes.c_void_p) -> ctypes.c_void_p:
-        return self._create("dnnl_primitive_create", pd)
+    def primitive(self, pd: ctypes.c_void_p) -> _Primitive:
+        return _Primitive(self, pd)
 
     def reorder(self, src_md: Any, dst_md: Any) -> ctypes.c_void_p | None:
         """A reorder primitive from ``src_md`` to ``dst_md``, or None when they are the same layout."""
         if self.lib.dnnl_memory_desc_equal(src_md, dst_md):
             return None
         pd = self._create("dnnl_reorder_primitive_desc_create", src_md, self.engine, dst_md,
-                          self.engine, None)
-        return self.primitive(pd)
+                          self.engine, self.attr)
+        return _Primitive(self, pd)
 
-    def execute(self, primitive: Any, args: list[tuple[int, Any, np.ndarray]]) -> None:
+    def execute(self, primitive: _Primitive, args: list[tuple[int, Any, np.ndarray]]) -> None:
         """Run ``primitive`` on ``(argument kind, memory descriptor, array)`` triples."""
         memories = []
+        if primitive.scratchpad_size:
+            args = args + [(_ARG_SCRATCHPAD, primitive.scratchpad_md,
+                            np.empty(primitive.scratchpad_size, np.uint8))]
         try:
             for _, md, array in args:
                 memories.append(self._create("dnnl_memory_create", md, self.engine,
                                              ctypes.c_void_p(array.ctypes.data)))
             packed = (_ExecArg * len(args))(*[_ExecArg(kind, m) for (kind, _, _), m in zip(args, memories)])
-            self.check(self.lib.dnnl_primitive_execute(primitive, self.stream, len(args), packed),
+            self.check(self.lib.dnnl_primitive_execute(primitive.handle, self.stream, len(args), packed),
                        "dnnl_primitive_execute")
             self.check(self.lib.dnnl_stream_wait(self.stream), "dnnl_stream_wait")
         finally:
@@ -167,6 +177,16 @@ class _Library:
         else:
             self.cache.move_to_end(key)
         return plan
+
+
+class _Primitive:
+    """A created primitive and the scratchpad it needs per call."""
+
+    def __init__(self, lib: _Library, pd: ctypes.c_void_p) -> None:
+        self.handle = lib._create("dnnl_primitive_create", pd)
+        self.scratchpad_md = lib.query(pd, _Q_SCRATCHPAD)
+        md = self.scratchpad_md
+        self.scratchpad_size = lib.lib.dnnl_memory_desc_get_size(md) if md else 0
 
 
 def _match_openmp_threads() -> None:
@@ -384,7 +404,7 @@ class _ForwardPlan:
         self.pd = lib._create(
             "dnnl_convolution_forward_primitive_desc_create", lib.engine, _FORWARD_TRAINING, _CONV_DIRECT,
             lib.md_tag(x_shape, _TAG_ANY), lib.md_tag(self.w_shape, _TAG_ANY), self.bias_md,
-            lib.md_tag(out_shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), None)
+            lib.md_tag(out_shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), lib.attr)
         self.prim = lib.primitive(self.pd)
         self.impl = lib.impl_name(self.pd)
         self.src, self.wts, self.dst = lib.query(self.pd, _Q_SRC), lib.query(self.pd, _Q_WEIGHTS), \
@@ -444,7 +464,7 @@ class _BackwardDataPlan:
         self.pd = lib._create(
             "dnnl_convolution_backward_data_primitive_desc_create", lib.engine, _CONV_DIRECT,
             lib.md_tag(x_shape, _TAG_ANY), lib.md_tag(hint.w_shape, _TAG_ANY), lib.md_tag(g.shape, _TAG_ANY),
-            *_geometry_args(stride, pads, dilation), hint.pd, None)
+            *_geometry_args(stride, pads, dilation), hint.pd, lib.attr)
         self.prim = lib.primitive(self.pd)
         self.impl = lib.impl_name(self.pd)
         self.diff_src, self.wts, self.diff_dst = (lib.query(self.pd, q) for q in (_Q_DIFF_SRC, _Q_WEIGHTS,
@@ -489,7 +509,7 @@ class _BackwardWeightsPlan:
         self.pd = lib._create(
             "dnnl_convolution_backward_weights_primitive_desc_create", lib.engine, _CONV_DIRECT,
             lib.md_tag(x.shape, _TAG_ANY), lib.md_tag(hint.w_shape, _TAG_ANY), self.gb_md,
-            lib.md_tag(g.shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), hint.pd, None)
+            lib.md_tag(g.shape, _TAG_ANY), *_geometry_args(stride, pads, dilation), hint.pd, lib.attr)
         self.prim = lib.primitive(self.pd)
         self.impl = lib.impl_name(self.pd)
         self.src, self.diff_wts, self.diff_dst = (lib.query(self.pd, q) for q in (_Q_SRC, _Q_DIFF_WEIGHTS,
