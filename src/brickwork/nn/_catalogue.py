@@ -29,8 +29,18 @@ from brickwork.nn.pooling import *  # noqa: F403
 from brickwork.nn.rnn import *  # noqa: F403
 from brickwork.nn.transformer import *  # noqa: F403
 
+# nn breadth (issue 11): upsampling, padding, transformer decoder, ...
+from brickwork.nn import padding as _padding  # noqa: E402, I001
+from brickwork.nn import transformer_decoder as _transformer_decoder  # noqa: E402
+from brickwork.nn import upsampling as _upsampling  # noqa: E402
+from brickwork.nn.padding import *  # noqa: E402, F403
+from brickwork.nn.transformer_decoder import *  # noqa: E402, F403
+from brickwork.nn.upsampling import *  # noqa: E402, F403
+_breadth_all = [*_padding.__all__, *_transformer_decoder.__all__, *_upsampling.__all__]
+# end nn breadth
+
 __all__: list[str] = [
     *_linear.__all__, *_flatten.__all__, *_conv.__all__, *_pooling.__all__, *_norm.__all__,
     *_activation.__all__, *_dropout.__all__, *_embedding.__all__, *_loss.__all__, *_rnn.__all__,
-    *_transformer.__all__,
+    *_transformer.__all__, *_breadth_all,
 ]
