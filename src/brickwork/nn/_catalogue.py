@@ -30,13 +30,15 @@ from brickwork.nn.rnn import *  # noqa: F403
 from brickwork.nn.transformer import *  # noqa: F403
 
 # nn breadth (issue 11): upsampling, padding, transformer decoder, ...
-from brickwork.nn import distance as _distance  # noqa: E402, I001
+from brickwork.nn import conv3d as _conv3d  # noqa: E402, I001
+from brickwork.nn import distance as _distance  # noqa: E402
 from brickwork.nn import embedding_bag as _embedding_bag  # noqa: E402
 from brickwork.nn import instancenorm as _instancenorm  # noqa: E402
 from brickwork.nn import loss_extra as _loss_extra  # noqa: E402
 from brickwork.nn import padding as _padding  # noqa: E402
 from brickwork.nn import transformer_decoder as _transformer_decoder  # noqa: E402
 from brickwork.nn import upsampling as _upsampling  # noqa: E402
+from brickwork.nn.conv3d import *  # noqa: E402, F403
 from brickwork.nn.distance import *  # noqa: E402, F403
 from brickwork.nn.embedding_bag import *  # noqa: E402, F403
 from brickwork.nn.instancenorm import *  # noqa: E402, F403
@@ -44,7 +46,7 @@ from brickwork.nn.loss_extra import *  # noqa: E402, F403
 from brickwork.nn.padding import *  # noqa: E402, F403
 from brickwork.nn.transformer_decoder import *  # noqa: E402, F403
 from brickwork.nn.upsampling import *  # noqa: E402, F403
-_breadth_all = [*_distance.__all__, *_embedding_bag.__all__, *_instancenorm.__all__, *_loss_extra.__all__, *_padding.__all__, *_transformer_decoder.__all__, *_upsampling.__all__]
+_breadth_all = [*_conv3d.__all__, *_distance.__all__, *_embedding_bag.__all__, *_instancenorm.__all__, *_loss_extra.__all__, *_padding.__all__, *_transformer_decoder.__all__, *_upsampling.__all__]
 # end nn breadth
 
 __all__: list[str] = [
