@@ -29,8 +29,14 @@ from brickwork.nn.pooling import *  # noqa: F403
 from brickwork.nn.rnn import *  # noqa: F403
 from brickwork.nn.transformer import *  # noqa: F403
 
-# nn breadth (issue 11): upsampling, padding, transformer decoder, ...
-from brickwork.nn import conv3d as _conv3d  # noqa: E402, I001
+__all__: list[str] = [
+    *_linear.__all__, *_flatten.__all__, *_conv.__all__, *_pooling.__all__, *_norm.__all__,
+    *_activation.__all__, *_dropout.__all__, *_embedding.__all__, *_loss.__all__, *_rnn.__all__,
+    *_transformer.__all__,
+]
+
+# nn breadth (issue 11): upsampling, padding, transformer decoder, norms, 3-D, bags, losses
+from brickwork.nn import conv3d as _conv3d  # noqa: E402
 from brickwork.nn import distance as _distance  # noqa: E402
 from brickwork.nn import embedding_bag as _embedding_bag  # noqa: E402
 from brickwork.nn import instancenorm as _instancenorm  # noqa: E402
@@ -46,11 +52,9 @@ from brickwork.nn.loss_extra import *  # noqa: E402, F403
 from brickwork.nn.padding import *  # noqa: E402, F403
 from brickwork.nn.transformer_decoder import *  # noqa: E402, F403
 from brickwork.nn.upsampling import *  # noqa: E402, F403
-_breadth_all = [*_conv3d.__all__, *_distance.__all__, *_embedding_bag.__all__, *_instancenorm.__all__, *_loss_extra.__all__, *_padding.__all__, *_transformer_decoder.__all__, *_upsampling.__all__]
-# end nn breadth
 
-__all__: list[str] = [
-    *_linear.__all__, *_flatten.__all__, *_conv.__all__, *_pooling.__all__, *_norm.__all__,
-    *_activation.__all__, *_dropout.__all__, *_embedding.__all__, *_loss.__all__, *_rnn.__all__,
-    *_transformer.__all__, *_breadth_all,
+__all__ += [
+    *_conv3d.__all__, *_distance.__all__, *_embedding_bag.__all__, *_instancenorm.__all__,
+    *_loss_extra.__all__, *_padding.__all__, *_transformer_decoder.__all__, *_upsampling.__all__,
 ]
+# end nn breadth

@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-
 from brickwork import creation, dtypes
 from brickwork.nn import init
 from brickwork.nn.container import ModuleList
