@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from brickwork.nn.distance import PairwiseDistance
 from brickwork.nn.loss import _Loss, _WeightedLoss
 from brickwork.ops import loss_extra as L
 from brickwork.tensor import Tensor
@@ -119,7 +120,10 @@ class TripletMarginWithDistanceLoss(_Loss):
     def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
                  reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
-        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+        # PyTorch keeps the default distance as a child module (it shows in the printed form)
+        self.distance_function = distance_function if distance_function is not None \
+            else PairwiseDistance()
+        self.margin, self.swap = margin, swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return L.triplet_margin_with_distance_loss(
@@ -127,7 +131,9 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin, swap=self.swap, reduction=self.reduction)
 
     def get_config(self) -> dict:
-        if self.distance_function is not None:
+        default = type(self.distance_function) is PairwiseDistance and \
+            self.distance_function.get_config() == PairwiseDistance().get_config()
+        if not default:
             raise TypeError("TripletMarginWithDistanceLoss: a custom distance_function cannot be "
                             "saved in a model file (it is code, not data)")
         return {"margin": self.margin, "swap": self.swap, "reduction": self.reduction}
