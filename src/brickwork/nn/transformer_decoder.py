@@ -120,20 +120,6 @@ class TransformerDecoderLayer(Module):
         return dict(self._config)
 
 
-def _is_causal(mask: Tensor | None, is_causal: bool | None, size: int) -> bool:
-    """PyTorch's causal-mask detection: None means "True if ``mask`` is the causal mask"."""
-    if is_causal is not None or mask is None:
-        return bool(is_causal)
-    if tuple(mask.shape) != (size, size):
-        return False
-    causal = Transformer.generate_square_subsequent_mask(size, device=mask.device,
-                                                         dtype=mask.dtype if mask.dtype.is_floating_point
-                                                         else dtypes.float32)
-    if mask.dtype == dtypes.bool:
-        return bool((mask == (causal != 0)).all())
-    return bool((mask == causal).all())
-
-
 class TransformerDecoder(Module):
     """``num_layers`` deep copies of ``decoder_layer`` applied in turn, then ``norm`` if given.
 
@@ -157,8 +143,9 @@ class TransformerDecoder(Module):
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
-        seq_len = tgt.shape[1] if (tgt.ndim == 3 and self._batch_first()) else tgt.shape[0]
-        causal = _is_causal(tgt_mask, tgt_is_causal, seq_len)
+        # is_causal is only a hint next to a mask (MultiheadAttention always applies the mask), so
+        # PyTorch's detection of a causal tgt_mask would change nothing here
+        causal = bool(tgt_is_causal)
         output = tgt
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -168,9 +155,6 @@ class TransformerDecoder(Module):
         if self.norm is not None:
             output = self.norm(output)
         return output
-
-    def _batch_first(self) -> bool:
-        return bool(self.layers) and bool(getattr(self.layers[0].self_attn, "batch_first", False))
 
     def get_config(self) -> dict:
         return {"decoder_layer": None, "num_layers": self.num_layers}
