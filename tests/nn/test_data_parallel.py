@@ -24,8 +24,8 @@ def test_wrapper_is_transparent_on_the_cpu_and_prefixes_state_keys_like_pytorch(
     assert repr(model) == repr(t_model)
     model.load_state_dict({k: bw.tensor(v.detach().numpy()) for k, v in t_model.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
-    np.testing.assert_allclose(model(bw.tensor(x)).detach().numpy(), t_model(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model(bw.tensor(x)).detach().numpy(),
+                               t_model(torch.tensor(x)).detach().numpy(), rtol=1e-6, atol=1e-6)
     out = model(bw.tensor(x))
     out.sum().backward()
     assert all(p.grad is not None for p in inner.parameters())

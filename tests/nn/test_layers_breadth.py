@@ -154,7 +154,8 @@ def test_more_configurations_print_like_pytorch(case):
     name, args, kwargs = case
     if name == "TransformerDecoder":
         b = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8))
-        t = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(8, 2, 16), 2, norm=torch.nn.LayerNorm(8))
+        t = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(8, 2, 16), 2,
+                                        norm=torch.nn.LayerNorm(8))
         check_repr_and_state_keys(b, t)
         return
     check_repr_and_state_keys(*_pair(name, args, kwargs))
@@ -171,7 +172,8 @@ LAZY = [
     (nn.LazyInstanceNorm1d, torch.nn.LazyInstanceNorm1d, nn.InstanceNorm1d, (2, 3, 6)),
     (nn.LazyInstanceNorm2d, torch.nn.LazyInstanceNorm2d, nn.InstanceNorm2d, (2, 3, 4, 5)),
     (nn.LazyInstanceNorm3d, torch.nn.LazyInstanceNorm3d, nn.InstanceNorm3d, (2, 3, 2, 3, 2)),
-    (lambda: nn.InstanceNorm2d(None, affine=True), lambda: torch.nn.LazyInstanceNorm2d(track_running_stats=False),
+    (lambda: nn.InstanceNorm2d(None, affine=True),
+     lambda: torch.nn.LazyInstanceNorm2d(track_running_stats=False),
      nn.InstanceNorm2d, (2, 3, 4, 5)),
 ]
 
@@ -281,7 +283,8 @@ LOSSES = [
     ("multilabel_margin_unbatched", "MultiLabelMarginLoss", {}, [X[0], MULTI[0]], [0]),
     ("triplet", "TripletMarginLoss", {}, [X, X2, X3], [0, 1, 2]),
     ("triplet_p1_swap", "TripletMarginLoss", dict(p=1, swap=True, margin=2.0), [X, X2, X3], [0, 1, 2]),
-    ("triplet_distance", "TripletMarginWithDistanceLoss", dict(margin=0.5, swap=True), [X, X2, X3], [0, 1, 2]),
+    ("triplet_distance", "TripletMarginWithDistanceLoss", dict(margin=0.5, swap=True), [X, X2, X3],
+     [0, 1, 2]),
     ("cosine_embedding", "CosineEmbeddingLoss", dict(margin=0.2), [X, X2, SIGNS], [0, 1]),
     ("poisson_nll", "PoissonNLLLoss", {}, [X, COUNTS], [0]),
     ("poisson_nll_full", "PoissonNLLLoss", dict(log_input=False, full=True), [np.abs(X) + 0.1, COUNTS], [0]),
@@ -294,7 +297,9 @@ LOSSES = [
 
 
 def _as(lib, value):
-    return (bw.tensor(value) if lib is bw else torch.tensor(value)) if isinstance(value, np.ndarray) else value
+    if not isinstance(value, np.ndarray):
+        return value
+    return bw.tensor(value) if lib is bw else torch.tensor(value)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -358,12 +363,11 @@ def test_embedding_bag_matches_pytorch(mode, padding_idx, layout):
             b.load_state_dict({"weight": bw.tensor(weights.astype(dt))})
             assert repr(b) == repr(t)
             psw = rng.standard_normal(args[0].shape).astype(dt)
-            t_args = [torch.tensor(a) for a in args] + \
-                ([None, torch.tensor(psw, requires_grad=True)] if len(args) == 1 else [torch.tensor(psw, requires_grad=True)]) \
-                if with_weights else [torch.tensor(a) for a in args]
-            b_args = [bw.tensor(a) for a in args] + \
-                ([None, bw.tensor(psw, requires_grad=True)] if len(args) == 1 else [bw.tensor(psw, requires_grad=True)]) \
-                if with_weights else [bw.tensor(a) for a in args]
+            t_args, b_args = [torch.tensor(a) for a in args], [bw.tensor(a) for a in args]
+            if with_weights:
+                filler = [None] if len(args) == 1 else []  # 2-D input: offsets=None comes first
+                t_args += filler + [torch.tensor(psw, requires_grad=True)]
+                b_args += filler + [bw.tensor(psw, requires_grad=True)]
             to, bo = t(*t_args), b(*b_args)
             tol = dict(rtol=1e-5, atol=1e-6) if dt == np.float32 else dict(rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(bo.detach().numpy(), to.detach().numpy(), **tol)

@@ -92,7 +92,8 @@ def test_packing_errors_name_the_problem():
 
 
 @pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
-@pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)], ids=str)
+@pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)],
+                         ids=str)
 @pytest.mark.parametrize("initial_state", [False, True])
 def test_recurrent_layers_run_packed_sequences_like_pytorch(cls, kw, initial_state):
     t_rnn = getattr(torch.nn, cls)(3, 4, **kw).double()
@@ -112,7 +113,8 @@ def test_recurrent_layers_run_packed_sequences_like_pytorch(cls, kw, initial_sta
     t_out, t_h = t_rnn(t_packed, t_hx)
     assert isinstance(b_out, R.PackedSequence)
     assert b_out.batch_sizes.tolist() == t_out.batch_sizes.tolist()
-    np.testing.assert_allclose(b_out.data.detach().numpy(), t_out.data.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b_out.data.detach().numpy(), t_out.data.detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
     b_states = b_h if cls == "LSTM" else (b_h,)
     t_states = t_h if cls == "LSTM" else (t_h,)
     for bs, ts in zip(b_states, t_states):
