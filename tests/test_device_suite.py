@@ -470,4 +470,24 @@ def test_data_parallel_checks_placement_and_gathers_structures(gpu):
     assert tuple(out["b"][0].shape) == (5, 1) and out["b"][1] is None
     single = nn.DataParallel(model, device_ids=[0])
     assert single(bw.randn(2, 3))["a"].device == bw.device("cuda:0")
+
+
+def test_lstm_on_a_packed_sequence_agrees_between_cpu_and_gpu(gpu):
+    from brickwork.nn.utils import rnn as rnn_utils
+
+    bw.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    twin = copy.deepcopy(lstm).to("cuda:0")
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((n, 3)).astype(np.float32) for n in (2, 5, 3)]
+    results = []
+    for dev, model in ((CPU, lstm), (bw.device("cuda:0"), twin)):
+        seqs = [bw.tensor(a, device=dev, requires_grad=True) for a in arrays]
+        out, (h, c) = model(rnn_utils.pack_sequence(seqs, enforce_sorted=False))
+        assert out.data.device == dev and h.device == dev
+        padded, lengths = rnn_utils.pad_packed_sequence(out, batch_first=True)
+        (padded.sum() + h.sum() + c.sum()).backward()
+        results.append([to_host(padded), to_host(h), to_host(c)] + [to_host(s.grad) for s in seqs])
+    for cpu_value, gpu_value in zip(*results):
+        np.testing.assert_allclose(gpu_value, cpu_value, **TOL)
 # end nn breadth

@@ -234,6 +234,28 @@ def test_instance_norm_running_stats_follow_pytorch_over_steps():
     np.testing.assert_allclose(b(bw.tensor(x)).numpy(), t(torch.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_instance_norm_channel_mismatch_raises_or_warns_as_pytorch():
+    with pytest.raises(RuntimeError, match="built for num_features=3"):
+        nn.InstanceNorm1d(3, track_running_stats=True)(bw.randn(2, 4, 5))
+    with pytest.raises(RuntimeError, match="built for num_features=3"):
+        nn.InstanceNorm1d(3, affine=True)(bw.randn(2, 4, 5))
+    with pytest.warns(UserWarning, match="num_features is not used"):
+        out = nn.InstanceNorm1d(3)(bw.randn(2, 4, 5))
+    assert tuple(out.shape) == (2, 4, 5)
+
+
+def test_embedding_bag_max_norm_renormalises_rows_like_pytorch():
+    weights = rng.standard_normal((6, 3)) * 3
+    t = torch.nn.EmbeddingBag(6, 3, max_norm=1.5, mode="sum").double()
+    b = nn.EmbeddingBag(6, 3, max_norm=1.5, mode="sum").to(bw.float64)
+    t.weight.data = torch.tensor(weights)
+    b.load_state_dict({"weight": bw.tensor(weights)})
+    idx, offsets = np.array([0, 2, 2, 5]), np.array([0, 3])
+    np.testing.assert_allclose(b(bw.tensor(idx), bw.tensor(offsets)).detach().numpy(),
+                               t(torch.tensor(idx), torch.tensor(offsets)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(b.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-6)
+
+
 def test_rmsnorm_eps_none_uses_the_dtype_epsilon():
     x = np.zeros((2, 3))
     out = nn.RMSNorm(3, elementwise_affine=False).to(bw.float64)(bw.tensor(x))

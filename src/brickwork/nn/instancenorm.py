@@ -8,6 +8,7 @@ defaults ``affine=False, track_running_stats=False``; it also takes unbatched
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from brickwork.nn import init
@@ -47,9 +48,13 @@ class _InstanceNorm(_BatchNorm):
         if unbatched:
             input = input.unsqueeze(0)
         built = self.num_features
-        if built is not None and input._data.shape[1] != built and self.affine:
-            raise built_for_error(type(self).__name__, "num_features", built,
-                                  input._data.shape[1], input.shape)
+        if built is not None and input._data.shape[1] != built:
+            if self.affine or self.track_running_stats:
+                raise built_for_error(type(self).__name__, "num_features", built,
+                                      input._data.shape[1], input.shape)
+            warnings.warn(f"{type(self).__name__}: the input has {input._data.shape[1]} channels "
+                          f"(dim 1) but num_features={built}; num_features is not used because "
+                          "affine=False and track_running_stats=False", stacklevel=2)
         use_input_stats = self.training or not self.track_running_stats
         out = norm_extra.instance_norm(
             input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
