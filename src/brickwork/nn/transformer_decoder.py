@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from brickwork import creation, dtypes
+from brickwork import creation
 from brickwork.nn import init
 from brickwork.nn.container import ModuleList
 from brickwork.nn.dropout import Dropout
@@ -243,8 +243,7 @@ class Transformer(Module):
         tensor([[0., -inf],
                 [0., 0.]])
         """
-        dtype = dtype or dtypes.float32
-        mask = creation.full((sz, sz), -math.inf, dtype=dtype, device=device)
+        mask = creation.full((sz, sz), -math.inf, dtype=dtype, device=device)  # default float dtype
         return mask.triu(1)
 
     def get_config(self) -> dict:
