@@ -12,7 +12,8 @@ import brickwork as bw
 from brickwork import nn
 from nn._catalogue_checks import copy_weights
 
-pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+pytestmark = [pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
+              pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")]
 
 rng = np.random.default_rng(47)
 E, H, FF = 8, 2, 16
