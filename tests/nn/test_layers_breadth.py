@@ -77,6 +77,8 @@ CASES = [
     ("cosine_similarity_bcast", "CosineSimilarity", (), dict(dim=-1), [(2, 3, 4), (3, 4)]),
     ("pairwise_distance", "PairwiseDistance", (), {}, [(3, 4), (3, 4)]),
     ("pairwise_distance_p1", "PairwiseDistance", (), dict(p=1.0, keepdim=True), [(3, 4), (4,)]),
+    ("embedding_bag_mean", "EmbeddingBag", (10, 3), {}, [("idx", 4, 3)]),
+    ("embedding_bag_max_padding", "EmbeddingBag", (10, 3), dict(mode="max", padding_idx=1), [("idx", 4, 3)]),
     ("transformer_decoder_layer", "TransformerDecoderLayer", (8, 2, 16), dict(dropout=0.0),
      [(4, 2, 8), (5, 2, 8)]),
     ("transformer_decoder_layer_bf_normfirst_gelu", "TransformerDecoderLayer", (8, 2, 16),
@@ -86,11 +88,15 @@ CASES = [
           dropout=0.0), [(5, 2, 8), (4, 2, 8)]),
 ]
 
-GRADCHECK_SKIP = {"transformer"}  # several thousand parameters: the torch comparison covers it
+# the Transformer has thousands of parameters (the torch comparison covers it); EmbeddingBag's only
+# float input is its weight (gradchecked in test_embedding_bag_gradcheck_and_errors)
+GRADCHECK_SKIP = {"transformer", "embedding_bag_mean", "embedding_bag_max_padding"}
 
 
 def _inputs(shapes):
-    return [rng.standard_normal(s) for s in shapes]
+    """Float arrays of the given shapes; ``("idx", *shape)`` is integer indices in [0, 3) (the
+    device suite's convention)."""
+    return [rng.integers(0, 3, s[1:]) if s and s[0] == "idx" else rng.standard_normal(s) for s in shapes]
 
 
 def _pair(name, args, kwargs):

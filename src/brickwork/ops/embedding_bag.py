@@ -110,8 +110,7 @@ def _bag_max(input: Tensor, vectors: Tensor, keep: Any, bag: Any, bags: int,
         longest = input._data.shape[1]
         slots = xp.arange(n).reshape(bags, longest)
     else:
-        starts = np.asarray(offsets.numpy() if offsets.device.type == "cpu"
-                            else offsets.cpu().numpy()).reshape(-1)  # the bag lengths: a host read
+        starts = offsets.cpu().numpy().reshape(-1)  # the bag lengths: a host read on a GPU
         if include_last_offset:
             starts = starts[:-1]
         ends = np.append(starts[1:], n)

@@ -92,8 +92,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     return _reduce(loss, reduction)
 
 
-def _class_index(target: Tensor, input: Tensor, op: str) -> Any:
-    """The target class indices as an ``xp`` integer array, shape-checked against ``(N, C)``."""
+def _class_index(target: Tensor, op: str) -> Any:
+    """The target class indices as an ``xp`` integer array."""
     data = target._data
     if data.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer class indices as target, got {target.dtype}")
@@ -117,7 +117,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     x = input.reshape(1, -1) if unbatched else input
     if x._data.ndim != 2:
         raise ValueError(f"{op}: expected a (N, C) or (C,) input, got shape {tuple(input.shape)}")
-    idx = _class_index(target, input, op).reshape(-1)
+    idx = _class_index(target, op).reshape(-1)
     n, c = x._data.shape
     if idx.shape[0] != n:
         raise ValueError(f"{op}: expected {n} targets for input of shape {tuple(input.shape)}, "
@@ -151,7 +151,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Any = No
     reduction = _reduction(size_average, reduce, reduction, op)
     unbatched = input._data.ndim <= 1
     x = input.reshape(1, -1) if unbatched else input
-    idx = _class_index(target, input, op)
+    idx = _class_index(target, op)
     idx = idx.reshape(1, -1) if unbatched else idx
     if x._data.ndim != 2 or idx.shape != x._data.shape:
         raise ValueError(f"{op}: expected input (N, C) or (C,) and a target of the same shape, "
