@@ -161,3 +161,32 @@ def test_transformer_save_and_load_model_round_trip(tmp_path):
     again.eval()
     src, tgt = bw.randn(2, S, E), bw.randn(2, T, E)
     np.testing.assert_allclose(again(src, tgt).detach().numpy(), model(src, tgt).detach().numpy(), rtol=1e-6)
+
+
+def test_a_few_training_steps_follow_pytorch():
+    """Seq2seq training end to end: same weights, same data, SGD; the losses agree step by step."""
+    t_model = torch.nn.Transformer(E, H, 1, 1, FF, dropout=0.0, batch_first=True).double()
+    b_model = nn.Transformer(E, H, 1, 1, FF, dropout=0.0, batch_first=True).to(bw.float64)
+    copy_weights(t_model, b_model)
+    t_head, b_head = torch.nn.Linear(E, 7).double(), nn.Linear(E, 7).to(bw.float64)
+    copy_weights(t_head, b_head)
+    t_opt = torch.optim.SGD([*t_model.parameters(), *t_head.parameters()], lr=0.1)
+    b_opt = bw.optim.SGD([*b_model.parameters(), *b_head.parameters()], lr=0.1)
+    src, tgt = rng.standard_normal((2, S, E)), rng.standard_normal((2, T, E))
+    labels = rng.integers(0, 7, (2, T))
+    mask_b = nn.Transformer.generate_square_subsequent_mask(T, dtype=bw.float64)
+    mask_t = torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=torch.float64)
+    for _ in range(3):
+        t_opt.zero_grad()
+        b_opt.zero_grad()
+        t_loss = torch.nn.functional.cross_entropy(
+            t_head(t_model(torch.tensor(src), torch.tensor(tgt), tgt_mask=mask_t)).reshape(-1, 7),
+            torch.tensor(labels).reshape(-1))
+        b_loss = bw.nn.functional.cross_entropy(
+            b_head(b_model(bw.tensor(src), bw.tensor(tgt), tgt_mask=mask_b)).reshape(-1, 7),
+            bw.tensor(labels).reshape(-1))
+        np.testing.assert_allclose(b_loss.item(), t_loss.item(), rtol=1e-10)
+        t_loss.backward()
+        b_loss.backward()
+        t_opt.step()
+        b_opt.step()
