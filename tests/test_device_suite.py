@@ -406,3 +406,88 @@ def test_training_steps_move_nothing_between_host_and_device(gpu, workload):
             opt.step()
     if gpu.simulated:
         assert fake_cupy.stats.h2d == copies, fake_cupy.stats.h2d_calls[copies:]
+
+
+# ---------------------------------------------------------------------------------------------
+# nn breadth (issue 11): its layer and function tables, and DataParallel over two GPUs
+
+from nn.test_functional_breadth import OP_CASES as BREADTH_OPS  # noqa: E402
+from nn.test_layers_breadth import CASES as BREADTH_LAYERS  # noqa: E402
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", BREADTH_LAYERS, ids=[c[0] for c in BREADTH_LAYERS])
+def test_breadth_layer_agrees(case):
+    test_layer_agrees(case)
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", BREADTH_OPS, ids=[c[0] for c in BREADTH_OPS])
+def test_breadth_function_agrees(case):
+    _, fn, _torch_fn, arrays = case
+    agree(fn, [np.asarray(a).astype(np.float32) if np.asarray(a).dtype.kind == "f" else a for a in arrays])
+
+
+def test_data_parallel_splits_the_batch_and_sums_gradients_into_the_module(gpu):
+    gpu.need(2)
+    bw.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3)).to("cuda:0")
+    reference = copy.deepcopy(model)
+    wrapped = nn.DataParallel(model)
+    assert wrapped.device_ids == [bw.device("cuda:0"), bw.device("cuda:1")]
+    assert list(wrapped.state_dict()) == ["module." + k for k in model.state_dict()]
+    x = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float32)
+    out = wrapped(bw.tensor(x))  # a CPU batch is scattered: rows 0-3 to cuda:0, rows 4-6 to cuda:1
+    assert out.device == bw.device("cuda:0") and tuple(out.shape) == (7, 3)
+    (out * bw.arange(3.0, device="cuda:0")).sum().backward()
+    xr = bw.tensor(x, device="cuda:0")
+    expected = bw.cat([reference(xr[:4]), reference(xr[4:])], 0)  # BatchNorm statistics per part
+    (expected * bw.arange(3.0, device="cuda:0")).sum().backward()
+    np.testing.assert_allclose(to_host(out), to_host(expected), **TOL)
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        assert p.grad.device == bw.device("cuda:0"), name
+        np.testing.assert_allclose(to_host(p.grad), to_host(q.grad), err_msg=name, **TOL)
+    # the replica on device_ids[0] is the module itself: its running statistics moved
+    assert int(model[1].num_batches_tracked) == 1
+
+
+def test_data_parallel_checks_placement_and_gathers_structures(gpu):
+    gpu.need(2)
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(3, 1)
+
+        def forward(self, x, scale=1.0):
+            return {"a": self.a(x) * scale, "b": (self.b(x), None)}
+
+    with pytest.raises(RuntimeError, match="must have its parameters and buffers on device cuda:0"):
+        nn.DataParallel(TwoHeads())(bw.randn(4, 3))
+    model = TwoHeads().to("cuda:0")
+    out = nn.DataParallel(model, device_ids=[0, 1], output_device=1)(bw.randn(5, 3), scale=2.0)
+    assert out["a"].device == bw.device("cuda:1") and tuple(out["a"].shape) == (5, 2)
+    assert tuple(out["b"][0].shape) == (5, 1) and out["b"][1] is None
+    single = nn.DataParallel(model, device_ids=[0])
+    assert single(bw.randn(2, 3))["a"].device == bw.device("cuda:0")
+
+
+def test_lstm_on_a_packed_sequence_agrees_between_cpu_and_gpu(gpu):
+    from brickwork.nn.utils import rnn as rnn_utils
+
+    bw.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    twin = copy.deepcopy(lstm).to("cuda:0")
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((n, 3)).astype(np.float32) for n in (2, 5, 3)]
+    results = []
+    for dev, model in ((CPU, lstm), (bw.device("cuda:0"), twin)):
+        seqs = [bw.tensor(a, device=dev, requires_grad=True) for a in arrays]
+        out, (h, c) = model(rnn_utils.pack_sequence(seqs, enforce_sorted=False))
+        assert out.data.device == dev and h.device == dev
+        padded, lengths = rnn_utils.pad_packed_sequence(out, batch_first=True)
+        (padded.sum() + h.sum() + c.sum()).backward()
+        results.append([to_host(padded), to_host(h), to_host(c)] + [to_host(s.grad) for s in seqs])
+    for cpu_value, gpu_value in zip(*results):
+        np.testing.assert_allclose(gpu_value, cpu_value, **TOL)
+# end nn breadth

@@ -16,6 +16,7 @@ from brickwork.nn._catalogue import *  # noqa: F403
 from brickwork.nn._catalogue import __all__ as _catalogue_all
 from brickwork.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from brickwork.nn.module import Module, RemovableHandle
+from brickwork.nn.parallel import DataParallel as DataParallel  # issue 11
 from brickwork.nn.parallel import SyncBatchNorm as SyncBatchNorm  # issue 8
 from brickwork.nn.parameter import Buffer, Parameter, UninitializedParameterError, is_pending
 

@@ -82,7 +82,43 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
     # attention
     "scaled_dot_product_attention",
+    # nn breadth (issue 11)
+    "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+    "pixel_unshuffle", "conv3d", "max_pool3d", "avg_pool3d", "unfold", "fold", "instance_norm",
+    "rms_norm", "embedding_bag", "pairwise_distance", "margin_ranking_loss",
+    "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+    "multilabel_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "cosine_embedding_loss", "poisson_nll_loss", "gaussian_nll_loss",
 ]
+
+# nn breadth (issue 11): resampling, 3-D conv/pool, unfold/fold, norms, bags, more losses
+from brickwork.ops.conv3d import avg_pool3d, conv3d, fold, max_pool3d, unfold  # noqa: E402
+from brickwork.ops.embedding_bag import embedding_bag  # noqa: E402
+from brickwork.ops.loss_extra import (  # noqa: E402
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    pairwise_distance,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
+from brickwork.ops.norm_extra import instance_norm, rms_norm  # noqa: E402
+from brickwork.ops.resample import (  # noqa: E402
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
+
+# end nn breadth
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from brickwork import creation
+from brickwork.autograd import _wrap
 from brickwork.nn import functional as F
 from brickwork.nn import init
 from brickwork.nn.linear import new_parameter
@@ -137,8 +140,53 @@ class RNNBase(Module):
                                f"{tuple(hx.shape)}")
         return hx
 
-    def _run(self, input: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, Tensor, Any]:
-        """``input`` is ``(L, N, I)``; returns output ``(L, N, D·H)``, h_n and c_n."""
+    def _forward_packed(self, packed: Any, hx: Any) -> tuple[Any, Any]:
+        """A PackedSequence runs padded, in its sorted order; sequences that have ended keep
+        their state (steps past a sequence's end are masked), so h_n is each one's last step."""
+        from brickwork.nn.utils import rnn as rnn_utils  # noqa: PLC0415
+
+        padded, _ = rnn_utils.pad_packed_sequence(
+            packed._replace(sorted_indices=None, unsorted_indices=None))
+        self._check_input(padded)
+        batch_sizes = [int(n) for n in packed.batch_sizes.tolist()]
+        batch = padded.shape[1]
+        xp = padded._device.xp
+        masks = [_wrap(xp.asarray((np.arange(batch) < n)[:, None]), padded._device)
+                 for n in batch_sizes]
+
+        def sort(h: Tensor | None) -> Tensor | None:
+            if h is None or packed.sorted_indices is None:
+                return h
+            return h.index_select(1, packed.sorted_indices.to(h.device))
+
+        out_size = self.proj_size or self.hidden_size
+        if self.mode == "LSTM":
+            if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+                raise RuntimeError("LSTM: hx must be a tuple (h_0, c_0)")
+            h0 = self._initial(sort(hx[0]) if hx else None, batch, out_size, padded, "h_0", True)
+            c0 = self._initial(sort(hx[1]) if hx else None, batch, self.hidden_size, padded,
+                               "c_0", True)
+        else:
+            h0 = self._initial(sort(hx), batch, out_size, padded, "hx", True)
+            c0 = None
+        output, h_n, c_n = self._run(padded, h0, c0, masks)
+        lengths = (np.asarray(batch_sizes)[:, None] > np.arange(batch)[None, :]).sum(0)
+        data = rnn_utils.pack_padded_sequence(output, lengths.tolist()).data
+        out = packed._replace(data=data)
+
+        def unsort(h: Tensor | None) -> Tensor | None:
+            if h is None or packed.unsorted_indices is None:
+                return h
+            return h.index_select(1, packed.unsorted_indices.to(h.device))
+
+        return out, ((unsort(h_n), unsort(c_n)) if self.mode == "LSTM" else unsort(h_n))
+
+    def _run(self, input: Tensor, h0: Tensor, c0: Tensor | None,
+             masks: list[Tensor] | None = None) -> tuple[Tensor, Tensor, Any]:
+        """``input`` is ``(L, N, I)``; returns output ``(L, N, D·H)``, h_n and c_n.
+
+        ``masks[t]`` (``(N, 1)`` bool, packed sequences only) says which batch rows
+        are still running at step ``t``; the others keep their state."""
         directions = 2 if self.bidirectional else 1
         seq_len = input.shape[0]
         layer_input = input
@@ -154,7 +202,12 @@ class RNNBase(Module):
                 steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
                 hs: list[Any] = [None] * seq_len
                 for t in steps:
-                    h, c = _rnn_step(self.mode, x_gates[t], h, c, w_hh, b_hh, w_hr)
+                    h_new, c_new = _rnn_step(self.mode, x_gates[t], h, c, w_hh, b_hh, w_hr)
+                    if masks is None:
+                        h, c = h_new, c_new
+                    else:
+                        h = ew.where(masks[t], h_new, h)
+                        c = ew.where(masks[t], c_new, c) if c is not None else None
                     hs[t] = h
                 outputs.append(sh.stack(hs, 0) if seq_len else
                                creation.zeros(0, h.shape[0], h.shape[1], dtype=h.dtype,
@@ -169,6 +222,10 @@ class RNNBase(Module):
         return layer_input, h_n, c_n
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:
+        from brickwork.nn.utils.rnn import PackedSequence  # noqa: PLC0415 (utils imports nn)
+
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         if not batched:

@@ -6,7 +6,8 @@ Needs a process group (``brickwork.distributed.init_process_group``); see
 
 from __future__ import annotations
 
+from brickwork.nn.parallel.data_parallel import DataParallel, data_parallel  # issue 11
 from brickwork.nn.parallel.distributed import DistributedDataParallel
 from brickwork.nn.parallel.sync_batchnorm import SyncBatchNorm
 
-__all__ = ["DistributedDataParallel", "SyncBatchNorm"]
+__all__ = ["DistributedDataParallel", "SyncBatchNorm", "DataParallel", "data_parallel"]
