@@ -186,6 +186,12 @@ CORPUS = [
         brickwork_file({"list": [{"tensor": "x"}, "a\udc80"]}, GOOD_TENSOR, GOOD_DATA),
         "lone surrogate",
     ),
+    (
+        "one tensor used twice with different attributes",
+        brickwork_file({"list": [{"tensor": "x"}, {"tensor": "x", "requires_grad": True}]}, GOOD_TENSOR,
+                       GOOD_DATA),
+        "used again with other attributes",
+    ),
     ("structure nested too deeply", brickwork_file(json.loads('{"list":[' * 300 + "]}" * 300)), "nested"),
     (
         "JSON nested beyond the parser",

@@ -220,6 +220,7 @@ class _Rebuilder:
         self.keys = keys
         self.where = where
         self.tensors: dict[str, Tensor] = {}
+        self.attributes: dict[str, tuple[Any, ...]] = {}  # of each tensor's first node
 
     def fail(self, problem: str, path: list[Any]) -> FileFormatError:
         return FileFormatError(f"{self.where}: brickwork structure at {path_str(path)}: {problem}")
@@ -274,11 +275,19 @@ class _Rebuilder:
                 raise self.fail(f"tensor field {field!r} must be {expected.__name__}, found {value!r:.100}",
                                 path)
         key = node["tensor"]
+        attributes = (node.get("requires_grad", False), node.get("parameter", False),
+                      node.get("device", "cpu"))
         t = self.tensors.get(key)
         if t is None:
             if key not in self.keys:
                 raise self.fail(f"refers to tensor {key!r:.200}, which is not in the file", path)
             t = self.tensors[key] = self.make_tensor(key, node)
+            self.attributes[key] = attributes
+        elif self.attributes[key] != attributes:  # one object cannot be two different things
+            first = dict(zip(("requires_grad", "parameter", "device"), self.attributes[key]))
+            again = dict(zip(("requires_grad", "parameter", "device"), attributes))
+            raise self.fail(f"tensor {key!r:.200} is used again with other attributes ({again} here, "
+                            f"{first} where it was first used); one tensor has one set", path)
         return t
 
 
