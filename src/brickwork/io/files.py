@@ -5,7 +5,10 @@ host memory explicitly), then written with ``safetensors.numpy.save_file``
 into a temporary file next to the target, flushed to disk (``fsync``) and
 renamed over the target (``os.replace``), and the folder is synced. A crash
 at any moment leaves the old file or the new one; a failure leaves the old
-file untouched and removes the temporary file.
+file untouched and removes the temporary file. Targets a rename must not
+replace are refused first: directories, devices, FIFOs, sockets, and
+write-protected files (no write access, or, even for root, no write bit at
+all). OS errors (a missing folder, ENOSPC, EFBIG) name the user's path.
 
 Reading: the header is read and checked by :func:`brickwork.io.format.parse_header`
 before any data; the tensors then come from the same descriptor, each read into

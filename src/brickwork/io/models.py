@@ -14,7 +14,12 @@ the constructor did not create is built and ``add_module``-ed (this is how
 parameter or buffer it did not create is registered from the file
 (``ParameterList``, ``ParameterDict``), parameters tied after construction
 are tied again, and finally ``load_state_dict`` copies the weights in (lazy
-layers are materialised from the checkpoint's shapes).
+layers are materialised from the checkpoint's shapes). The file is untrusted:
+the tree is bounded (:data:`MAX_MODULES`, :data:`MAX_MODULE_DEPTH`), shared
+modules are walked once and cycles refused, and constructors run under an
+allocation budget (the file's own elements plus :data:`EXTRA_ELEMENTS`), with
+every built parameter's shape checked against the stored tensor before any
+weight is loaded.
 
 The registry: every ``Module`` subclass exported by ``brickwork.nn`` is
 registered as ``"nn.<Name>"`` the first time the registry is used; user
