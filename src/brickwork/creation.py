@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from brickwork import _backend, dtypes
+from brickwork import _backend, _budget, dtypes
 from brickwork.autograd import _wrap
 from brickwork.random import Generator, rng_for
 from brickwork.tensor import Tensor, to_array
@@ -73,6 +73,7 @@ def _size(size: tuple, size_kw: Any, op: str) -> tuple[int, ...]:
     for s in shape:
         if s < 0:
             raise RuntimeError(f"{op}: negative dimension {s} in size {shape}")
+    _budget.charge(shape, op)  # io: bw.load_model bounds what a file's constructor arguments allocate
     return shape
 
 

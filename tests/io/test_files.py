@@ -6,6 +6,9 @@ import io
 import math
 import mmap
 import os
+import re
+import subprocess
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -406,7 +409,7 @@ def test_mmap_loads_lazily_and_shares_pages(tmp_path):
     bw.save({"big": big, "small": bw.ones(3)}, path)
     del big
     before = _rss_bytes()
-    back = bw.load(path, mmap=True)
+    back = bw.load(path, mmap="lazy")
     grown = _rss_bytes() - before
     assert grown < 8 * 1024 * 1024, f"mmap load grew RSS by {grown} bytes"
     base = back["big"]._data
@@ -423,9 +426,10 @@ def test_mmap_matches_normal_load(tmp_path):
     obj = {"a": bw.randn(5, 3), "e": bw.zeros(0, 2), "b": bw.tensor([True, False]), "s": bw.tensor(3.5)}
     path = tmp_path / "m.safetensors"
     bw.save(obj, path)
-    mapped, normal = bw.load(path, mmap=True), bw.load(path)
-    for k in obj:
-        assert_same_tensor(normal[k], mapped[k])
+    normal = bw.load(path)
+    for mapped in (bw.load(path, mmap=True), bw.load(path, mmap="lazy")):
+        for k in obj:
+            assert_same_tensor(normal[k], mapped[k])
 
 
 # -- PyTorch interop ---------------------------------------------------------------------
@@ -474,3 +478,100 @@ def test_text_mode_file_objects_are_refused(tmp_path):
     bw.save([1], path)
     with open(path, encoding="latin-1") as fh, pytest.raises(TypeError, match="text mode"):
         bw.load(fh)
+
+
+# -- non-regular files, files changed under a mapping, text that is not Unicode (issue 12) ------
+
+
+def test_loading_a_device_says_it_is_not_a_regular_file():
+    with pytest.raises(bw.io.FileFormatError, match="'/dev/zero' is a character device, not a regular"):
+        bw.load("/dev/zero")
+
+
+FIFO_LOAD_SCRIPT = """
+import os, sys
+import brickwork as bw
+path = sys.argv[1]
+os.mkfifo(path)
+try:
+    bw.load(path)  # must not wait for a writer
+except bw.io.FileFormatError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_loading_a_fifo_is_refused_without_waiting(tmp_path):
+    result = subprocess.run([sys.executable, "-c", FIFO_LOAD_SCRIPT, str(tmp_path / "pipe")],
+                            capture_output=True, text=True, timeout=30)
+    assert "is a FIFO (named pipe), not a regular file" in result.stdout, result.stdout + result.stderr
+
+
+def test_loading_a_directory_is_an_is_a_directory_error(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        bw.load(tmp_path)
+
+
+CHANGED_UNDER_MAPPING_SCRIPT = """
+import os, sys
+import numpy as np
+import brickwork as bw
+
+path, how, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+mmap = {"true": True, "lazy": "lazy"}[mode]
+n = 1 << 20
+bw.save({"w": bw.from_numpy(np.arange(n, dtype=np.float32)), "tag": "old"}, path)
+back = bw.load(path, mmap=mmap)
+if how == "truncate":
+    os.truncate(path, 0)
+elif how == "rewrite":  # in place, as open(path, "wb") would
+    with open(path, "wb") as fh:
+        fh.write(b"x" * 100)
+else:  # how bw.save replaces a file: a new file renamed over the old one
+    bw.save({"w": bw.zeros(3), "tag": "new"}, path)
+w = back["w"].numpy()
+print(back["tag"], w.shape[0] == n and bool((w == np.arange(n, dtype=np.float32)).all()))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SIGBUS on a truncated mapping is POSIX behaviour")
+@pytest.mark.parametrize("how", ["truncate", "rewrite", "save"])
+def test_file_changed_after_an_mmap_load_never_crashes(how, tmp_path):
+    path = str(tmp_path / "m.safetensors")
+    result = subprocess.run([sys.executable, "-c", CHANGED_UNDER_MAPPING_SCRIPT, path, how, "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, (result.returncode, result.stderr)  # -7 would be SIGBUS
+    assert result.stdout.split() == ["old", "True"], result.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs POSIX mappings")
+def test_lazy_mapping_survives_bw_save_over_the_file(tmp_path):
+    # the documented promise of mmap="lazy": bw.save renames a new file over the old one,
+    # so the mapping keeps the old file's pages
+    path = str(tmp_path / "m.safetensors")
+    result = subprocess.run([sys.executable, "-c", CHANGED_UNDER_MAPPING_SCRIPT, path, "save", "lazy"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    assert result.stdout.split() == ["old", "True"], result.stdout
+
+
+def test_mmap_argument_is_checked(tmp_path):
+    path = tmp_path / "a.safetensors"
+    bw.save([1], path)
+    with pytest.raises(ValueError, match="mmap must be False, True or 'lazy'"):
+        bw.load(path, mmap="yes")
+
+
+@pytest.mark.parametrize("obj, where", [
+    (["ok", "bad\udc80"], "obj[1]"),
+    ({"k\ud800": bw.ones(1)}, "obj"),
+    ({"a": [{"b": "\udfff"}]}, "obj['a'][0]['b']"),
+])
+def test_strings_with_lone_surrogates_are_a_type_error(obj, where, tmp_path):
+    path = tmp_path / "s.safetensors"
+    expected = rf"at {re.escape(where)} holds a lone surrogate.*nothing was written"
+    with pytest.raises(TypeError, match=expected):
+        bw.save(obj, path)
+    with pytest.raises(TypeError, match="lone surrogate"):
+        bw.save(obj, io.BytesIO())
+    assert not path.exists()

@@ -169,6 +169,29 @@ CORPUS = [
         brickwork_file({"tensor": "x", "device": "tpu:0"}, GOOD_TENSOR, GOOD_DATA),
         "invalid device 'tpu:0'",
     ),
+    # one validation for every route (path, mmap, file object): issue 12, item 10d
+    (
+        "zero-size tensor with huge dimensions",
+        make_file({"x": entry(shape=(0, 10**30), begin=0, end=0)}),
+        "too large for an array",
+    ),
+    (
+        "zero-size tensor whose other sizes overflow",
+        make_file({"x": entry(dtype="F64", shape=(2**40, 0, 2**30), begin=0, end=0)}),
+        "too large for an array",
+    ),
+    ("lone surrogate in a tensor name", make_file({"x\ud800": entry()}, GOOD_DATA), "lone surrogate"),
+    (
+        "lone surrogate in a structure string",
+        brickwork_file({"list": [{"tensor": "x"}, "a\udc80"]}, GOOD_TENSOR, GOOD_DATA),
+        "lone surrogate",
+    ),
+    (
+        "one tensor used twice with different attributes",
+        brickwork_file({"list": [{"tensor": "x"}, {"tensor": "x", "requires_grad": True}]}, GOOD_TENSOR,
+                       GOOD_DATA),
+        "used again with other attributes",
+    ),
     ("structure nested too deeply", brickwork_file(json.loads('{"list":[' * 300 + "]}" * 300)), "nested"),
     (
         "JSON nested beyond the parser",
@@ -186,8 +209,10 @@ def test_malformed_file_is_rejected_with_a_specific_message(name, data, words, t
         with pytest.raises(FileFormatError) as info:
             bw.load(source)
         assert words in str(info.value), str(info.value)
-    with pytest.raises(FileFormatError):
-        bw.load(path, mmap=True)
+    for mmap in (True, "lazy"):
+        with pytest.raises(FileFormatError) as info:
+            bw.load(path, mmap=mmap)
+        assert words in str(info.value), str(info.value)
 
 
 def test_corpus_covers_many_kinds():
@@ -261,7 +286,7 @@ def _load_or_reject(data: bytes) -> None:
     path = os.path.join(_FUZZ_DIR, f"{os.getpid()}.safetensors")
     with open(path, "wb") as fh:
         fh.write(data)
-    for source, mmap in ((io.BytesIO(data), False), (path, False), (path, True)):
+    for source, mmap in ((io.BytesIO(data), False), (path, False), (path, True), (path, "lazy")):
         try:
             bw.load(source, mmap=mmap)
         except FileFormatError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -277,13 +278,14 @@ def _rewrite_architecture(path, change):
         ),
         (
             lambda d: d["spec"]["children"]["0"]["config"].update({"in_features": 7}),
-            RuntimeError,
-            "size mismatch",
+            FileFormatError,
+            r"at 0: parameter 'weight' has shape \(3, 7\) from the constructor arguments, but the file "
+            r"stores '0.weight' with shape \(3, 2\)",
         ),
         (
             lambda d: d["spec"]["children"]["0"]["config"].update({"bogus": 1}),
-            RuntimeError,
-            "rebuilding 0 as Dense",
+            FileFormatError,
+            "at 0: rebuilding it as Dense.*unexpected keyword argument 'bogus'",
         ),
         (lambda d: d["spec"].update({"class": "builtins.eval"}), UnknownClassError, "builtins.eval"),
         (lambda d: d.update({"ties": {"0.weight": "nope"}}), FileFormatError, "tie"),
@@ -351,3 +353,127 @@ def test_get_config_errors_name_the_module(tmp_path):
     with pytest.raises(TypeError, match=r"bw.save_model: 1 \(Refuses\): holds a custom callable"):
         bw.save_model(nn.Sequential(Dense(1, 1), Refuses()), path)
     assert not path.exists()
+
+
+# -- hostile architectures (issue 12, items 1-5) -------------------------------------------------
+
+
+def write_model_file(path, spec, weights=None, ties=None):
+    """A model file with a hand-written architecture (what a hostile or careless writer can make)."""
+    description = {"spec": spec, "ties": ties or {}, "device": "cpu", "training": True}
+    bw.io.files.write_object(weights or {}, path, {"brickwork.model": json.dumps(description)}, "test")
+
+
+def shared_chain(levels):
+    """Sequentials nested ``levels`` deep, each with child a (the next level) and b (same_as a)."""
+    spec = {"class": "nn.Sequential"}
+    for level in reversed(range(levels)):
+        a_path = ".".join(["a"] * (level + 1))
+        spec = {"class": "nn.Sequential", "children": {"a": spec, "b": {"same_as": a_path}}}
+    return spec
+
+
+SHARED_CHAIN_SCRIPT = """
+import json, sys, time
+import brickwork as bw
+sys.path.insert(0, sys.argv[3])
+from test_models import shared_chain, write_model_file
+write_model_file(sys.argv[1], shared_chain(int(sys.argv[2])))
+start = time.perf_counter()
+try:
+    bw.load_model(sys.argv[1])
+    print("loaded")
+except bw.io.FileFormatError as exc:
+    print(round(time.perf_counter() - start, 3), exc)
+"""
+
+
+@pytest.mark.parametrize("levels", [18, 40])
+def test_shared_modules_are_walked_once_and_bounded(levels, tmp_path):
+    # 2**levels module paths from a file of a few KB: refused, in time linear in the file
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SHARED_CHAIN_SCRIPT, str(tmp_path / "chain.safetensors"), str(levels),
+         str(__import__("pathlib").Path(__file__).parent)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seconds, message = result.stdout.split(" ", 1)
+    assert "more than 100000 module paths" in message, result.stdout
+    assert float(seconds) < 2.0, result.stdout
+
+
+def test_moderate_sharing_still_loads(tmp_path):
+    path = tmp_path / "chain.safetensors"
+    write_model_file(path, shared_chain(10))  # 2**11 - 1 module paths, 11 modules
+    model = bw.load_model(path)
+    assert model.a.b is model.a.a and len(list(model.named_modules())) == 11
+
+
+@pytest.mark.parametrize("spec, ring", [
+    ({"class": "nn.Sequential", "children": {"0": {"same_as": ""}}}, "<root> -> 0"),
+    ({"class": "nn.Sequential", "children": {"a": {"class": "nn.Sequential", "children": {
+        "b": {"class": "nn.Sequential", "children": {"y": {"same_as": "a"}}}}}}}, "a -> a.b -> a.b.y"),
+])
+def test_cycles_are_a_file_format_error_naming_the_cycle(spec, ring, tmp_path):
+    path = tmp_path / "cycle.safetensors"
+    write_model_file(path, spec)
+    with pytest.raises(FileFormatError, match=f"a cycle: {ring}"):
+        bw.load_model(path)
+
+
+@pytest.mark.parametrize("alias, words", [
+    ("__class__", "'__class__' is an attribute of Sequential, not a parameter or buffer"),
+    ("forward", "'forward' is an attribute of Sequential, not a parameter or buffer"),
+    ("0.training", "'training' is an attribute of Dense, not a parameter or buffer"),
+    ("", "invalid name"),
+    ("0..weight", "invalid name"),
+])
+def test_tie_names_are_validated(alias, words, tmp_path):
+    path = tmp_path / "t.safetensors"
+    bw.save_model(nn.Sequential(Dense(2, 3)), path)
+    _rewrite_architecture(path, lambda d: d.update(ties={alias: "0.weight"}))
+    with pytest.raises(FileFormatError, match=re.escape(words)):
+        bw.load_model(path)
+
+
+@pytest.mark.parametrize("spec, where", [
+    ({"class": "nn.Linear", "config": {"in_features": 10**6, "out_features": 10**6}}, "<root>"),
+    ({"class": "nn.Linear", "config": {"in_features": 9000, "out_features": 9000}}, "<root>"),  # 324 MB
+    ({"class": "nn.Sequential", "children": {"0": {"class": "Dense", "config": {
+        "in_features": 10**6, "out_features": 10**6}}}}, "0"),
+    ({"class": "tests.Block", "config": {"sizes": {"tuple": [10**6, 10**6]}}}, "<root>"),
+    ({"class": "nn.Embedding", "config": {"num_embeddings": 10**5, "embedding_dim": 10**5}}, "<root>"),
+])
+def test_constructor_sizes_past_the_file_are_refused_before_allocating(spec, where, tmp_path):
+    path = tmp_path / "small.safetensors"
+    write_model_file(path, spec)
+    assert path.stat().st_size < 1000
+    with pytest.raises(FileFormatError, match=rf"architecture at {where}: rebuilding it as .* would "
+                                              "allocate more than the file's tensors hold"):
+        bw.load_model(path)
+    bw._budget.charge((2**40,), "after")  # the budget ended with the load
+
+
+def test_constructor_shapes_are_checked_against_the_file(tmp_path):
+    path = tmp_path / "lin.safetensors"
+    bw.save_model(nn.Sequential(nn.Linear(2, 3)), path)
+    _rewrite_architecture(path, lambda d: d["spec"]["children"]["0"]["config"].update(in_features=300))
+    with pytest.raises(FileFormatError, match=r"at 0: parameter 'weight' has shape \(3, 300\) from the "
+                                              r"constructor arguments, but the file stores '0.weight' with "
+                                              r"shape \(3, 2\)"):
+        bw.load_model(path)
+
+
+@pytest.mark.parametrize("config, kind", [
+    ({"in_features": "two", "out_features": 3}, "ValueError"),
+    ({"in_features": [2], "out_features": 3}, "TypeError"),
+    ({"in_features": 2, "out_features": 3, "bias": True, "extra": 1}, "TypeError"),
+])
+def test_wrongly_typed_constructor_arguments_are_file_format_errors(config, kind, tmp_path):
+    path = tmp_path / "lin.safetensors"
+    bw.save_model(nn.Sequential(nn.Linear(2, 3)), path)
+    _rewrite_architecture(path, lambda d: d["spec"]["children"]["0"].update(config=config))
+    with pytest.raises(FileFormatError, match=f"at 0: rebuilding it as nn.Linear.* failed: {kind}"):
+        bw.load_model(path)

@@ -5,20 +5,25 @@ host memory explicitly), then written with ``safetensors.numpy.save_file``
 into a temporary file next to the target, flushed to disk (``fsync``) and
 renamed over the target (``os.replace``), and the folder is synced. A crash
 at any moment leaves the old file or the new one; a failure leaves the old
-file untouched and removes the temporary file.
+file untouched and removes the temporary file. Targets a rename must not
+replace are refused first: directories, devices, FIFOs, sockets, and
+write-protected files (no write access, or, even for root, no write bit at
+all). OS errors (a missing folder, ENOSPC, EFBIG) name the user's path.
 
 Reading: the header is read and checked by :func:`brickwork.io.format.parse_header`
-before any data; the tensors then come from ``safetensors.safe_open`` (a path),
-from one read into a single buffer (a binary file object), or from a private
-memory map of the file (``mmap=True``).
+before any data; the tensors then come from the same descriptor, each read into
+its own array (a path), from one read into a single buffer (a binary file
+object), or from a private memory map of the file (``mmap="lazy"``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mmap as _mmap
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable
@@ -92,9 +97,15 @@ def write_object(obj: Any, f: PathOrFile, extra_metadata: dict[str, str], what: 
         STRUCTURE_KEY: json.dumps(root, separators=(",", ":"), allow_nan=False, ensure_ascii=False),
         **extra_metadata,
     }
+    for key, text in metadata.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TypeError(f"{what}: metadata {key!r} holds a string with a lone surrogate "
+                            "(not Unicode text, so it cannot be stored); nothing was written") from None
     if isinstance(f, (str, os.PathLike)):
         path = os.fsdecode(os.fspath(f))
-        atomic_write(path, lambda tmp: write_file(arrays, metadata, tmp))
+        atomic_write(path, lambda tmp: write_file(arrays, metadata, tmp), what)
     elif hasattr(f, "write"):
         f.write(safetensors.numpy.save(arrays, metadata=metadata))
         with contextlib.suppress(AttributeError, OSError, ValueError):
@@ -109,44 +120,114 @@ def write_file(arrays: dict[str, np.ndarray], metadata: dict[str, str], path: st
     safetensors.numpy.save_file(arrays, path, metadata=metadata)
 
 
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def _kind_of(mode: int) -> str:
+    """'a FIFO', 'a character device', ... for an ``st_mode`` that is not a regular file."""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _check_target(path: str, target: str, what: str) -> int | None:
+    """Refuse targets ``bw.save`` must not replace; the existing file's mode bits, or None."""
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+            raise FileNotFoundError(errno.ENOENT, f"{what}: cannot save to {path!r}: the folder "
+                                    f"{os.path.dirname(path) or folder!r} {problem}", path) from None
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, f"{what}: {path!r} is a directory; give a file name", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(
+            errno.EINVAL,
+            f"{what}: {path!r} is {_kind_of(st.st_mode)}, not a regular file; saving to a path writes a "
+            "new file and renames it over the old one, which would replace it. To write into it, pass "
+            "an open file: with open(path, 'wb') as f: bw.save(obj, f)",
+            path,
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    # os.access answers for this process (root may write anywhere); a file nobody may write
+    # (chmod a-w) is refused even for root, as a deliberate write protection
+    if not os.access(target, os.W_OK) or not mode & 0o222:
+        raise PermissionError(errno.EACCES, f"{what}: {path!r} is write-protected (mode "
+                              f"{stat.filemode(st.st_mode)}); it was not replaced", path)
+    return mode
+
+
+def _user_error(exc: BaseException, path: str, what: str) -> BaseException:
+    """An OSError about the hidden temporary file (or a SafetensorError wrapping one), re-told
+    with the errno and the user's path; anything else unchanged."""
+    code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    if code is None and type(exc).__name__ == "SafetensorError":
+        found = _OS_ERROR.search(str(exc))
+        code = int(found.group(1)) if found else None
+    if code is None:
+        return exc
+    return OSError(code, f"{what}: cannot write {path!r}: {os.strerror(code)}", path)
+
+
+def atomic_write(path: str, write: Callable[[str], None], what: str = "bw.save") -> None:
     """Run ``write(tmp)`` on a fresh file next to ``path``, sync it, rename it over ``path``.
 
     A symbolic link at ``path`` is kept: the file it points to is replaced.
-    On any failure the temporary file is removed and ``path`` is untouched.
+    Directories, devices, FIFOs, sockets and write-protected files are refused;
+    a missing folder is named. On any failure the temporary file is removed
+    and ``path`` is untouched; OS errors name ``path`` and keep their errno.
     """
     target = os.path.realpath(path)
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"bw.save: {path!r} is a directory; give a file name")
+    mode = _check_target(path, target, what)
     folder, name = os.path.split(target)
-    tmp = _reserve_temporary(folder, name)
     try:
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)  # keep an existing file's mode
-        except FileNotFoundError:
-            mode = stat.S_IMODE(os.stat(tmp).st_mode)  # else 0o666 minus the umask
+        tmp = _reserve_temporary(folder, name, what)
+    except OSError as exc:
+        raise _user_error(exc, path, what) from None
+    try:
+        if mode is None:
+            mode = stat.S_IMODE(os.stat(tmp).st_mode)  # a new file: 0o666 minus the umask
         write(tmp)
         os.chmod(tmp, mode)  # the writer may have replaced the file (safetensors >= 0.7 does)
         _fsync_path(tmp)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
+        told = _user_error(exc, path, what)
+        if told is exc:
+            raise
+        raise told from None
     _fsync_directory(folder)
 
 
-def _reserve_temporary(folder: str, name: str) -> str:
-    """Create an empty, uniquely named file in ``folder`` (mode 0o666 minus the umask)."""
+_TEMPORARY_PREFIX_BYTES = 64  # of the target's name; the rest of a temporary name is 18 bytes
+
+
+def _reserve_temporary(folder: str, name: str, what: str = "bw.save") -> str:
+    """Create an empty, uniquely named file in ``folder`` (mode 0o666 minus the umask).
+
+    Its name starts with (a prefix of) the target's, short enough that any
+    valid target name gives a valid temporary name.
+    """
+    prefix = name
+    while len(os.fsencode(prefix)) > _TEMPORARY_PREFIX_BYTES:
+        prefix = prefix[:-1]
     for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f".{prefix}.{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
         os.close(fd)
         return tmp
-    raise FileExistsError(f"bw.save: could not create a temporary file in {folder!r}")
+    raise FileExistsError(errno.EEXIST, f"{what}: could not create a temporary file in {folder!r}")
 
 
 def _fsync_path(path: str) -> None:
@@ -179,7 +260,7 @@ def load(
     map_location: Any = None,
     *,
     device: Any = None,
-    mmap: bool = False,
+    mmap: bool | str = False,
     weights_only: bool | None = None,
 ) -> Any:
     """Load what :func:`save` wrote, or any safetensors file; never executes anything.
@@ -187,10 +268,19 @@ def load(
     ``map_location`` (alias ``device``) puts every tensor on that device
     (``"cpu"``, ``"cuda:0"``, a :class:`~brickwork.device`, or a dict mapping
     saved device names to new ones); by default tensors go back to the device
-    they were saved from. ``mmap=True`` maps the file into memory instead of
-    reading it: loading is nearly free and pages are read when used (writes
-    to such tensors stay private to this process). ``weights_only`` is
-    accepted for PyTorch compatibility; brickwork files never hold code.
+    they were saved from. ``weights_only`` is accepted for PyTorch
+    compatibility; brickwork files never hold code.
+
+    Everything (structure, scalars, tensors) is read from one open
+    descriptor, so a file saved over ``path`` meanwhile gives the old or the
+    new file whole. By default, and with ``mmap=True`` (accepted for PyTorch
+    compatibility), the tensors are read into private memory: nothing done to
+    the file later can change them or crash the process. ``mmap="lazy"`` maps
+    the file instead: loading is nearly free and pages are read when used
+    (writes to such tensors stay private), but the file must then not be
+    truncated or rewritten in place while those tensors live (a later read
+    would see the new bytes, or die with SIGBUS past a truncation);
+    ``bw.save`` never does that, it renames a new file over the old one.
 
     A file written by another tool (e.g. ``safetensors.torch.save_file``)
     loads as a dict of tensors. A malformed file raises
@@ -210,11 +300,13 @@ def load(
     return _objects(header, arrays, target, where)
 
 
-def read_arrays(f: PathOrFile, mmap: bool = False) -> tuple[Header, dict[str, np.ndarray], str]:
+def read_arrays(f: PathOrFile, mmap: bool | str = False) -> tuple[Header, dict[str, np.ndarray], str]:
     """Check the header and read every tensor's array (host memory)."""
+    if mmap is not True and mmap is not False and mmap != "lazy":
+        raise ValueError(f"bw.load: mmap must be False, True or 'lazy', found {mmap!r:.100}")
     if isinstance(f, (str, os.PathLike)):
         path = os.fsdecode(os.fspath(f))
-        return (*_read_path(path, mmap), repr(path))
+        return (*_read_path(path, mmap == "lazy"), repr(path))
     if hasattr(f, "read"):
         if mmap:
             raise ValueError("bw.load: mmap=True needs a path, not a file object")
@@ -224,30 +316,64 @@ def read_arrays(f: PathOrFile, mmap: bool = False) -> tuple[Header, dict[str, np
                     f"found {type(f).__name__}")
 
 
-def _read_path(path: str, use_mmap: bool) -> tuple[Header, dict[str, np.ndarray]]:
-    where = repr(path)
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        prefix = fh.read(8)
-        n = header_length(prefix, size, where)
-        header = parse_header(prefix, fh.read(n), size, where)
-        if use_mmap:
-            return header, _mapped_arrays(fh, header)
+def _open_regular(path: str, where: str) -> int:
+    """A descriptor of the regular file at ``path``; directories, devices and FIFOs are refused."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
     try:
-        with safetensors.safe_open(path, framework="np") as st:
-            arrays = st.get_tensors()
-    except Exception as exc:  # SafetensorError: e.g. the file changed since it was checked
-        raise FileFormatError(f"{where}: safetensors could not read the file: {exc}") from None
-    for entry in header.entries.values():
-        arr = arrays.get(entry.name)
-        if arr is None or arr.shape != entry.shape or arr.dtype != entry.dtype:
-            raise FileFormatError(f"{where}: the file changed while it was being loaded")
-    return header, arrays
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, f"bw.load: {path!r} is a directory, not a file", path)
+        if not stat.S_ISREG(mode):
+            raise FileFormatError(
+                f"{where} is {_kind_of(mode)}, not a regular file; bw.load reads files from a path. "
+                "For a pipe or a device, pass an open binary file: with open(path, 'rb') as f: bw.load(f)"
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def _mapped_arrays(fh: Any, header: Header) -> dict[str, np.ndarray]:
+def _read_path(path: str, lazy: bool) -> tuple[Header, dict[str, np.ndarray]]:
+    """Header and tensors from ONE descriptor: a file renamed over ``path`` meanwhile is not seen."""
+    where = repr(path)
+    with open(_open_regular(path, where), "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        prefix = bytes(_read_exact(fh, 8))
+        n = header_length(prefix, size, where)
+        header = parse_header(prefix, bytes(_read_exact(fh, n)), size, where)
+        if lazy:
+            return header, _mapped_arrays(fh, header, size, where)
+        return header, _read_tensors(fh, header, where)
+
+
+def _read_tensors(fh: Any, header: Header, where: str) -> dict[str, np.ndarray]:
+    """Read each tensor into its own (aligned, private) array, in file order, after the header."""
+    arrays = {}
+    for entry in sorted(header.entries.values(), key=lambda e: e.begin):
+        arr = np.empty(entry.shape, entry.dtype)
+        view = memoryview(arr.reshape(-1).view(np.uint8))
+        filled = 0
+        while filled < len(view):
+            got = fh.readinto(view[filled:filled + (1 << 26)])
+            if not got:
+                raise FileFormatError(f"{where}: the file was truncated while it was being loaded "
+                                      f"(tensor {entry.name!r} is cut short)")
+            filled += got
+        arrays[entry.name] = arr
+    return {name: arrays[name] for name in header.entries}
+
+
+def _mapped_arrays(fh: Any, header: Header, size: int, where: str) -> dict[str, np.ndarray]:
     """Views of a private (copy-on-write) memory map: no data is read until used."""
+    if header.data_length == 0:
+        return _arrays_in(b"", header, 0)
     mapping = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_COPY)
+    if len(mapping) != size:
+        raise FileFormatError(f"{where}: the file changed size while it was being loaded")
     return _arrays_in(mapping, header, header.data_start)
 
 

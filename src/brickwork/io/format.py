@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,20 +137,36 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# a \uD800-\uDFFF escape: the only way JSON text can hold a surrogate code point
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def loads_json(text: str | bytes, what: str) -> Any:
-    """``json.loads`` that rejects duplicate keys, NaN/Infinity and runaway nesting."""
+    """``json.loads`` that rejects duplicate keys, NaN/Infinity, runaway nesting and lone surrogates.
+
+    A lone surrogate (``"\\ud800"``) decodes to a Python string that is not
+    Unicode text: it could not be saved again, so no route accepts it.
+    """
 
     def no_constants(name: str) -> Any:
         raise FileFormatError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=no_constants)
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=no_constants)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        if _SURROGATE_ESCAPE.search(text):  # rare: only then re-encode the whole value to find out
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except FileFormatError as exc:
         raise FileFormatError(f"{what}: {exc}") from None
     except RecursionError:
         raise FileFormatError(f"{what}: JSON nested too deeply") from None
+    except UnicodeEncodeError:
+        raise FileFormatError(f"{what}: a string holds a lone surrogate (an unpaired \\ud800-\\udfff "
+                              "escape), which is not Unicode text") from None
     except ValueError as exc:  # json.JSONDecodeError, int too long, ...
         raise FileFormatError(f"{what} is not valid JSON: {exc}") from None
+    return value
 
 
 def _is_int(x: Any) -> bool:
@@ -197,6 +215,9 @@ def _check_entry(name: str, info: Any, where: str) -> TensorEntry:
             f"{at}: shape {shape} of dtype {code} needs {nbytes} bytes, but data_offsets "
             f"[{begin}, {end}] hold {end - begin}"
         )
+    if math.prod(s for s in shape if s) * dtype.itemsize > sys.maxsize:  # e.g. [0, 10**30]: no array
+        raise FileFormatError(f"{at}: shape {shape!r:.200} is too large for an array on this machine "
+                              f"(its non-zero sizes times {dtype.itemsize} bytes exceed {sys.maxsize})")
     return TensorEntry(name, dtype, tuple(shape), begin, end)
 
 

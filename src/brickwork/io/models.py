@@ -14,7 +14,12 @@ the constructor did not create is built and ``add_module``-ed (this is how
 parameter or buffer it did not create is registered from the file
 (``ParameterList``, ``ParameterDict``), parameters tied after construction
 are tied again, and finally ``load_state_dict`` copies the weights in (lazy
-layers are materialised from the checkpoint's shapes).
+layers are materialised from the checkpoint's shapes). The file is untrusted:
+the tree is bounded (:data:`MAX_MODULES`, :data:`MAX_MODULE_DEPTH`), shared
+modules are walked once and cycles refused, and constructors run under an
+allocation budget (the file's own elements plus :data:`EXTRA_ELEMENTS`), with
+every built parameter's shape checked against the stored tensor before any
+weight is loaded.
 
 The registry: every ``Module`` subclass exported by ``brickwork.nn`` is
 registered as ``"nn.<Name>"`` the first time the registry is used; user
@@ -33,7 +38,7 @@ import json
 import math
 from typing import Any, TypeVar
 
-from brickwork import _backend
+from brickwork import _backend, _budget
 from brickwork.io.files import PathOrFile, read_arrays, to_device, write_object
 from brickwork.io.files import _objects as arrays_to_objects
 from brickwork.io.format import FileFormatError, loads_json
@@ -43,6 +48,15 @@ __all__ = ["save_model", "load_model", "serializable", "UnknownClassError", "reg
 
 MODEL_KEY = "brickwork.model"
 _CONFIG_ATTR = "_bw_constructor_args"
+
+MAX_MODULES = 100_000
+"""Most modules a model file may describe, and most module paths its rebuilt tree may have (a
+module shared under several names counts once per name, as ``state_dict`` lists it)."""
+MAX_MODULE_DEPTH = 200
+"""Deepest nesting of modules in a model file (and in its rebuilt tree)."""
+EXTRA_ELEMENTS = 1 << 26
+"""Elements that constructors may allocate while a model is rebuilt, beyond the elements of the
+file's own tensors (room for non-persistent buffers, e.g. a causal mask of 8192 x 8192)."""
 
 # brickwork.nn classes whose whole content is their children, parameters and buffers:
 # built with no arguments and filled from the spec.
@@ -408,7 +422,9 @@ class _Builder:
         self.weights = weights
         self.where = where
         self.built: dict[str, Any] = {}
-        self.links: list[tuple[Any, str, str]] = []  # (parent, child name, path of the shared module)
+        self.modules = 0
+        # (parent, child name, child path, path of the shared module)
+        self.links: list[tuple[Any, str, str, str]] = []
 
     def fail(self, path: str, problem: str) -> FileFormatError:
         return FileFormatError(f"{self.where}: architecture at {path or '<root>'}: {problem}")
@@ -428,10 +444,16 @@ class _Builder:
                 raise self.fail(path, f"'{field}' must be a JSON {kind.__name__}")
         return spec
 
+    def _count(self, path: str, depth: int) -> None:
+        self.modules += 1
+        if self.modules > MAX_MODULES:
+            raise self.fail(path, f"the file describes more than {MAX_MODULES} modules")
+        if depth > MAX_MODULE_DEPTH:
+            raise self.fail(path, f"modules nested deeper than {MAX_MODULE_DEPTH} levels")
+
     def build(self, spec: Any, path: str, depth: int = 0) -> Any:
         spec = self._fields(spec, path)
-        if depth > 200:
-            raise self.fail(path, "modules nested too deeply")
+        self._count(path, depth)
         name = spec["class"]
         cls = _class_named(name)
         if cls is None:
@@ -444,12 +466,17 @@ class _Builder:
         config = {k: decode_config(v, f"{self.where}: {path or '<root>'} config[{k!r}]")
                   for k, v in spec.get("config", {}).items()}
         args = [decode_config(v, f"{self.where}: {path or '<root>'} args") for v in spec.get("args", [])]
+        call = f"{name}(*{args!r:.200}, **{config!r:.300})"
         try:
             module = cls(*args, **config)
+        except _budget.AllocationBudgetError as exc:
+            raise self.fail(path, f"rebuilding it as {call} would allocate more than the file's tensors "
+                            f"hold ({exc}): its arguments do not fit the file") from None
+        except (TypeError, ValueError, OverflowError) as exc:  # arguments a malformed file got wrong
+            raise self.fail(path, f"rebuilding it as {call} failed: {type(exc).__name__}: {exc}") from None
         except Exception as exc:
             raise RuntimeError(
-                f"bw.load_model: rebuilding {path or '<root>'} as {name}(*{args!r:.200}, **{config!r:.300}) "
-                f"failed: {type(exc).__name__}: {exc}"
+                f"bw.load_model: rebuilding {path or '<root>'} as {call} failed: {type(exc).__name__}: {exc}"
             ) from exc
         self.built[path] = module
         self.complete(module, spec, path, depth)
@@ -463,13 +490,14 @@ class _Builder:
             if type(child_spec) is dict and set(child_spec) == {"same_as"}:
                 if type(child_spec["same_as"]) is not str:
                     raise self.fail(child_path, "'same_as' must be a module path")
-                self.links.append((module, child_name, child_spec["same_as"]))
+                self.links.append((module, child_name, child_path, child_spec["same_as"]))
                 continue
             existing = module._modules.get(child_name)
             if existing is None:
                 self._attach(module, child_name, self.build(child_spec, child_path, depth + 1), child_path)
                 continue
             child_spec = self._fields(child_spec, child_path)
+            self._count(child_path, depth + 1)
             expected = _class_named(child_spec["class"])
             if type(existing) is not expected:
                 raise self.fail(child_path, f"the constructor of {type(module).__name__} created a "
@@ -513,11 +541,54 @@ class _Builder:
             raise self.fail(path, f"cannot add this child: {exc}") from None
 
     def link_shared(self) -> None:
-        for parent, child_name, target in self.links:
+        for parent, child_name, child_path, target in self.links:
             shared = self.built.get(target)
             if shared is None:
-                raise self.fail(child_name, f"'same_as' names {target!r:.200}, which is not a module")
-            self._attach(parent, child_name, shared, child_name)
+                raise self.fail(child_path, f"'same_as' names {target!r:.200}, which is not a module")
+            self._attach(parent, child_name, shared, child_path)
+
+
+def _check_module_tree(root: Any, where: str) -> None:
+    """No module contains itself, and the tree (shared modules once per name) stays within the
+    bounds; one visit per module and edge, however many names sharing gives each module."""
+
+    def children(module: Any) -> list[tuple[str, Any]]:
+        return [(name, child) for name, child in module._modules.items() if child is not None]
+
+    paths: dict[int, int] = {}  # id(module) -> module paths in its subtree, itself included
+    stack: list[tuple[Any, str, list[tuple[str, Any]]]] = [(root, "", children(root))]
+    position = [0]  # the next child to visit, per stack entry
+    on_stack = {id(root): 0}
+    while stack:
+        module, path, kids = stack[-1]
+        if position[-1] < len(kids):
+            name, child = kids[position[-1]]
+            position[-1] += 1
+            child_path = f"{path}.{name}" if path else name
+            if id(child) in on_stack:
+                start = on_stack[id(child)]
+                ring = [p or "<root>" for _, p, _ in stack[start:]] + [child_path]
+                raise FileFormatError(
+                    f"{where}: architecture at {child_path}: a cycle: {' -> '.join(ring)} ('same_as' makes "
+                    f"{child_path} the module {stack[start][1] or '<root>'}, which contains it)"
+                )
+            if id(child) not in paths:
+                if len(stack) >= MAX_MODULE_DEPTH:
+                    raise FileFormatError(f"{where}: architecture at {child_path}: modules nested deeper "
+                                          f"than {MAX_MODULE_DEPTH} levels")
+                on_stack[id(child)] = len(stack)
+                stack.append((child, child_path, children(child)))
+                position.append(0)
+            continue
+        stack.pop()
+        position.pop()
+        del on_stack[id(module)]
+        paths[id(module)] = 1 + sum(paths[id(child)] for _, child in kids)
+        if paths[id(module)] > MAX_MODULES:
+            raise FileFormatError(
+                f"{where}: architecture at {path or '<root>'}: shared modules ('same_as') give more than "
+                f"{MAX_MODULES} module paths"
+            )
 
 
 def _tie(model: Any, ties: Any, where: str) -> None:
@@ -525,16 +596,47 @@ def _tie(model: Any, ties: Any, where: str) -> None:
     if type(ties) is not dict:
         raise FileFormatError(f"{where}: architecture 'ties' must be an object")
     for alias, first in ties.items():
+        what = f"{where}: tie {alias!r:.100} -> {first!r:.100}"
         if type(first) is not str:
-            raise FileFormatError(f"{where}: tie {alias!r:.100} must name a parameter or buffer")
+            raise FileFormatError(f"{what}: it must name a parameter or buffer")
+        if not all(alias.split(".")):
+            raise FileFormatError(f"{what}: invalid name (dot-separated non-empty member names)")
+        owner_path, _, local = alias.rpartition(".")
         try:
             target = _entry(model, first)
-            owner_path, _, local = alias.rpartition(".")
             owner = model.get_submodule(owner_path)
-        except AttributeError as exc:
-            raise FileFormatError(f"{where}: tie {alias!r:.100} -> {first!r:.100}: {exc}") from None
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise FileFormatError(f"{what}: {exc}") from None
+        if local not in owner._parameters and local not in owner._buffers and hasattr(owner, local):
+            raise FileFormatError(f"{what}: {local!r} is an attribute of {type(owner).__name__}, not a "
+                                  "parameter or buffer")
         if getattr(owner, local, None) is not target:
-            setattr(owner, local, target)
+            try:
+                setattr(owner, local, target)
+            except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+                raise FileFormatError(f"{what}: {exc}") from None
+
+
+def _check_shapes(model: Any, weights: dict[str, Tensor], where: str) -> None:
+    """Every parameter and buffer the constructors made has the shape of the file's tensor."""
+    from brickwork.nn.parameter import Parameter, is_pending  # noqa: PLC0415
+
+    for name, t in [*model.named_parameters(remove_duplicate=False),
+                    *model.named_buffers(remove_duplicate=False)]:
+        stored = weights.get(name)
+        if stored is None:
+            continue  # load_state_dict names missing and unexpected keys
+        shape = tuple(stored.shape)
+        built = t.template if is_pending(t) else tuple(t.shape)
+        if built is None or (len(built) == len(shape) and all(b in (None, s) for b, s in zip(built, shape))):
+            continue
+        owner, _, local = name.rpartition(".")
+        kind = "parameter" if isinstance(t, Parameter) else "buffer"
+        sizes = "(" + ", ".join("?" if b is None else str(b) for b in built) + ")"
+        raise FileFormatError(
+            f"{where}: architecture at {owner or '<root>'}: {kind} {local!r} has shape {sizes} from the "
+            f"constructor arguments, but the file stores {name!r} with shape {shape}"
+        )
 
 
 def _entry(model: Any, name: str) -> Any:
@@ -571,9 +673,13 @@ def load_model(f: PathOrFile, map_location: Any = None, *, device: Any = None) -
     if type(weights) is not dict:
         raise FileFormatError(f"{where}: the weights of a model file must be a dict of tensors")
     builder = _Builder(weights, where)
-    model = builder.build(description["spec"], "")
+    budget = EXTRA_ELEMENTS + sum(math.prod(entry.shape) for entry in header.entries.values())
+    with _budget.allocation_budget(budget):  # constructors may allocate what the file holds, and a margin
+        model = builder.build(description["spec"], "")
     builder.link_shared()
+    _check_module_tree(model, where)
     _tie(model, description.get("ties", {}), where)
+    _check_shapes(model, weights, where)
     model.load_state_dict(weights)
     _keep_saved_dtypes(model, weights)
     training = description.get("training", True)

@@ -80,6 +80,8 @@ class _Flattener:
 
     def node(self, value: Any, path: list[Any]) -> Any:
         kind = type(value)
+        if kind is str:
+            return self.text(value, path)
         if kind in _SCALARS:
             return value
         if kind is float:
@@ -107,12 +109,26 @@ class _Flattener:
                             f"{self.what}: dict key {key!r} of type {type(key).__name__} at "
                             f"{path_str(path)}: keys must be str or int; nothing was written"
                         )
+                    if type(key) is str:
+                        self.text(key, path)
                     items.append([key, self.node(item, [*path, key])])
                 return {"dict": items}
             tag = "list" if type(value) is list else "tuple"
             return {tag: [self.node(item, [*path, i]) for i, item in enumerate(value)]}
         finally:
             self.open_containers.discard(id(value))
+
+    def text(self, value: str, path: list[Any]) -> str:
+        """A string to store: it must be Unicode text (no lone surrogate, e.g. from os.fsdecode)."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise TypeError(
+                f"{self.what}: the string {value!r:.100} at {path_str(path)} holds a lone surrogate "
+                f"({value[exc.start]!r}), which is not Unicode text and cannot be stored; nothing was "
+                "written"
+            ) from None
+        return value
 
     def tensor_node(self, t: Tensor, path: list[Any]) -> dict[str, Any]:
         key = self.key_of_id.get(id(t))
@@ -204,6 +220,7 @@ class _Rebuilder:
         self.keys = keys
         self.where = where
         self.tensors: dict[str, Tensor] = {}
+        self.attributes: dict[str, tuple[Any, ...]] = {}  # of each tensor's first node
 
     def fail(self, problem: str, path: list[Any]) -> FileFormatError:
         return FileFormatError(f"{self.where}: brickwork structure at {path_str(path)}: {problem}")
@@ -258,11 +275,19 @@ class _Rebuilder:
                 raise self.fail(f"tensor field {field!r} must be {expected.__name__}, found {value!r:.100}",
                                 path)
         key = node["tensor"]
+        attributes = (node.get("requires_grad", False), node.get("parameter", False),
+                      node.get("device", "cpu"))
         t = self.tensors.get(key)
         if t is None:
             if key not in self.keys:
                 raise self.fail(f"refers to tensor {key!r:.200}, which is not in the file", path)
             t = self.tensors[key] = self.make_tensor(key, node)
+            self.attributes[key] = attributes
+        elif self.attributes[key] != attributes:  # one object cannot be two different things
+            first = dict(zip(("requires_grad", "parameter", "device"), self.attributes[key]))
+            again = dict(zip(("requires_grad", "parameter", "device"), attributes))
+            raise self.fail(f"tensor {key!r:.200} is used again with other attributes ({again} here, "
+                            f"{first} where it was first used); one tensor has one set", path)
         return t
 
 
