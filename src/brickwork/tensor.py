@@ -630,7 +630,9 @@ class _ViewAt(Function):
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         out = self.xp.zeros(self.base_shape, dtype=g.dtype)
-        out.reshape(-1)[self.index.reshape(-1)] = g.reshape(-1)
+        # accumulate, not assign: an expand() view holds one base element many times (stride 0),
+        # and each of its copies contributes to that element's gradient
+        _backend.scatter_add(out.reshape(-1), self.index.reshape(-1), g.reshape(-1))
         return (out,)
 
 
