@@ -322,8 +322,8 @@ def test_sort_ties_are_stable_and_argsort(device):
 NAN = float("nan")
 
 
-@pytest.mark.parametrize("data", [[1.0, NAN, 3.0], [NAN, 2.0, NAN], [[1.0, NAN], [NAN, 3.0]], [NAN], [3.0, 1.0, 3.0]],
-                         ids=["one_nan", "two_nans", "2d", "only_nan", "tie"])
+@pytest.mark.parametrize("data", [[1.0, NAN, 3.0], [NAN, 2.0, NAN], [[1.0, NAN], [NAN, 3.0]], [NAN],
+                                  [3.0, 1.0, 3.0]], ids=["one_nan", "two_nans", "2d", "only_nan", "tie"])
 @pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
 def test_extreme_of_all_elements_with_nan_gradient_matches_torch(name, data, device):
     # issue 12 item 10c: max()/min() put NaN in every gradient element; PyTorch sends the gradient
