@@ -21,6 +21,7 @@ backward whose saved tensors were modified in place since.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -79,6 +80,8 @@ class _GradModeContext:
 
     def __call__(self, func: Callable) -> Callable:
         target = self._target
+        if inspect.isgeneratorfunction(func):
+            return _generator_in_mode(func, target)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -90,6 +93,44 @@ class _GradModeContext:
                 _mode.enabled = prev
 
         return wrapper
+
+
+def _generator_in_mode(func: Callable, target: bool) -> Callable:
+    """A generator function whose body runs with grad mode ``target`` each time it resumes, and
+    whose caller gets its own mode back at each ``yield`` (as PyTorch's decorators do)."""
+
+    def step(gen: Any, how: str, value: Any) -> Any:
+        prev = _mode.enabled
+        _mode.enabled = target
+        try:
+            return getattr(gen, how)(value)
+        finally:
+            _mode.enabled = prev
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        try:
+            response = step(gen, "send", None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    prev = _mode.enabled
+                    _mode.enabled = target
+                    try:
+                        gen.close()
+                    finally:
+                        _mode.enabled = prev
+                    raise
+                except BaseException as exc:  # thrown in by the caller: pass it on to the body
+                    response = step(gen, "throw", exc)
+                else:
+                    response = step(gen, "send", request)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
 
 
 class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
