@@ -530,3 +530,31 @@ def test_grad_mode_decorators_on_generator_functions_match_torch(mode):
     assert run(bw) == run(torch)
     assert run(bw)[0] == ((mode == "enable_grad",) * 2)
     assert bw.is_grad_enabled() and torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("where", ["leaf", "non_leaf", "autograd_grad"])
+@pytest.mark.parametrize("returned,message", [
+    (lambda g: bw.ones(2), "changed the size of value.*shape \\(3,\\).*shape \\(2,\\)"),
+    (lambda g: g.reshape(3, 1), "changed the size of value.*shape \\(3,\\).*shape \\(3, 1\\)"),
+    (lambda g: g.double(), "changed the type of value.*float32.*float64"),
+], ids=["smaller", "reshaped", "dtype"])
+def test_hook_returning_a_different_gradient_names_the_hook(where, returned, message):
+    # issue 12 item 10c: a hook returning the wrong shape gave a raw NumPy broadcast error
+    def wrong_grad_hook(g):
+        return returned(g)
+
+    x = bw.ones(3, requires_grad=True)
+    y = x * 2
+    (x if where != "non_leaf" else y).register_hook(wrong_grad_hook)
+    with pytest.raises(RuntimeError, match="hook 'wrong_grad_hook' has " + message):
+        if where == "autograd_grad":
+            bw.autograd.grad((y * 3).sum(), x)
+        else:
+            (y * 3).sum().backward()
+
+
+def test_hook_returning_a_non_tensor_is_a_type_error():
+    x = bw.ones(3, requires_grad=True)
+    x.register_hook(lambda g: 2.0)
+    with pytest.raises(TypeError, match="must return a Tensor or None, got float"):
+        (x * 2).sum().backward()
