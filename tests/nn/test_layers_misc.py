@@ -158,6 +158,19 @@ LAYER_SIZES = {
 }
 
 
+def test_output_sizes_and_class_counts_must_be_integers_like_torch():
+    x = bw.ones(1, 2, 4, 4)
+    for fn, tx in ((lambda lib, t: lib.nn.AdaptiveAvgPool2d(2.5)(t), torch.ones(1, 2, 4, 4)),
+                   (lambda lib, t: lib.nn.functional.adaptive_max_pool2d(t, (2.0, 2)),
+                    torch.ones(1, 2, 4, 4)),
+                   (lambda lib, t: lib.nn.functional.one_hot(t, 3.0), torch.tensor([1]))):
+        with pytest.raises(TypeError):
+            fn(torch, tx)
+        with pytest.raises(TypeError, match="must be an integer, got 2.5|must be an integer, got 2.0|"
+                                            "num_classes must be an integer, got 3.0"):
+            fn(bw, x if tx.ndim == 4 else bw.tensor([1]))
+
+
 @pytest.mark.parametrize("name", list(LAYER_SIZES))
 @pytest.mark.parametrize("bad", [2.5, 4.0])
 def test_layer_sizes_must_be_integers_like_torch(name, bad):
