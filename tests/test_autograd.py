@@ -489,3 +489,72 @@ def test_gradcheck_on_several_inputs_and_outputs(device):
     c = bw.tensor([1, 2], device=device)  # integer inputs are passed through, not perturbed
     assert gradcheck(lambda x, y, i: (x * y, (x.T @ x).sum() * i.sum()), [a, b, c])
     assert gradcheck(lambda x: x.T[::2], [a])  # non-contiguous outputs
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "no_grad_bare", "inference_mode", "enable_grad",
+                                  "set_grad_enabled"])
+def test_grad_mode_decorators_on_generator_functions_match_torch(mode):
+    # issue 12 item 10c: @bw.no_grad() on a generator function left grad on inside it
+    def run(lib):
+        decorators = {"no_grad": lambda: lib.no_grad(), "no_grad_bare": lambda: lib.no_grad,
+                      "inference_mode": lambda: lib.inference_mode(),
+                      "enable_grad": lambda: lib.enable_grad(),
+                      "set_grad_enabled": lambda: lib.set_grad_enabled(False)}
+
+        @decorators[mode]()
+        def gen(x):
+            got = yield (x * 2).requires_grad, lib.is_grad_enabled()
+            try:
+                yield got, lib.is_grad_enabled()
+            except KeyError:
+                yield "thrown", lib.is_grad_enabled()
+            return "finished"
+
+        x = lib.ones(2, requires_grad=True)
+        seen = []
+        with lib.set_grad_enabled(mode != "enable_grad"):
+            it = gen(x)
+            seen.append(next(it))
+            seen.append(lib.is_grad_enabled())  # the caller's own mode between yields
+            seen.append(it.send("sent"))
+            seen.append(it.throw(KeyError("k")))
+            with pytest.raises(StopIteration) as stop:
+                next(it)
+            seen.append(stop.value.value)
+            closing = gen(x)
+            next(closing)
+            closing.close()
+            seen.append(lib.is_grad_enabled())
+        return seen
+
+    assert run(bw) == run(torch)
+    assert run(bw)[0] == ((mode == "enable_grad",) * 2)
+    assert bw.is_grad_enabled() and torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("where", ["leaf", "non_leaf", "autograd_grad"])
+@pytest.mark.parametrize("returned,message", [
+    (lambda g: bw.ones(2), "changed the size of value.*shape \\(3,\\).*shape \\(2,\\)"),
+    (lambda g: g.reshape(3, 1), "changed the size of value.*shape \\(3,\\).*shape \\(3, 1\\)"),
+    (lambda g: g.double(), "changed the type of value.*float32.*float64"),
+], ids=["smaller", "reshaped", "dtype"])
+def test_hook_returning_a_different_gradient_names_the_hook(where, returned, message):
+    # issue 12 item 10c: a hook returning the wrong shape gave a raw NumPy broadcast error
+    def wrong_grad_hook(g):
+        return returned(g)
+
+    x = bw.ones(3, requires_grad=True)
+    y = x * 2
+    (x if where != "non_leaf" else y).register_hook(wrong_grad_hook)
+    with pytest.raises(RuntimeError, match="hook 'wrong_grad_hook' has " + message):
+        if where == "autograd_grad":
+            bw.autograd.grad((y * 3).sum(), x)
+        else:
+            (y * 3).sum().backward()
+
+
+def test_hook_returning_a_non_tensor_is_a_type_error():
+    x = bw.ones(3, requires_grad=True)
+    x.register_hook(lambda g: 2.0)
+    with pytest.raises(TypeError, match="must return a Tensor or None, got float"):
+        (x * 2).sum().backward()

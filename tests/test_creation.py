@@ -88,6 +88,54 @@ def test_size_spellings(name, device):
         fn(2, sizes=3)
 
 
+NOT_SIZES = [2.5, 2.0, np.float64(2.0), True, "2", bw.tensor(2.0)]
+
+
+@pytest.mark.parametrize("bad", NOT_SIZES,
+                         ids=["float", "integral_float", "np_float", "bool", "str", "float_tensor"])
+@pytest.mark.parametrize("make", [
+    lambda lib, n: lib.zeros(n), lambda lib, n: lib.ones((2, n)), lambda lib, n: lib.empty([n]),
+    lambda lib, n: lib.rand(n, 2), lambda lib, n: lib.randn(size=(n,)), lambda lib, n: lib.full((n,), 1.0),
+    lambda lib, n: lib.randint(0, 3, (n,)), lambda lib, n: lib.eye(n), lambda lib, n: lib.randperm(n),
+    lambda lib, n: lib.linspace(0, 1, n), lambda lib, n: lib.ones(4).reshape(n, -1),
+    lambda lib, n: lib.ones(4).view(n, -1), lambda lib, n: lib.ones(1).expand(n),
+    lambda lib, n: lib.ones(2).repeat(n), lambda lib, n: lib.multinomial(lib.ones(3), n),
+], ids=["zeros", "ones", "empty", "rand", "randn", "full", "randint", "eye", "randperm", "linspace",
+        "reshape", "view", "expand", "repeat", "multinomial"])
+def test_sizes_must_be_integers_like_torch(make, bad):
+    # issue 12 item 10: bw.zeros(2.5) used to truncate to 2
+    torch_bad = torch.tensor(2.0) if isinstance(bad, bw.Tensor) else bad
+    if bad is not True:  # PyTorch takes a bool inside a size tuple (ones((2, True))); brickwork never does
+        with pytest.raises(TypeError):
+            make(torch, torch_bad)
+    with pytest.raises(TypeError, match="must be an integer"):
+        make(bw, bad)
+
+
+def test_integer_sizes_of_every_kind_are_accepted():
+    for n in (2, np.int64(2), np.int32(2), bw.tensor(2)):
+        assert bw.zeros(n).shape == (2,) and bw.ones((n, 1)).shape == (2, 1)
+        assert bw.ones(4).reshape(n, -1).shape == (2, 2) and bw.eye(n).shape == (2, 2)
+
+
+@pytest.mark.parametrize("data", [2**63, [2**64], [2**63, -1], [[1], [2**70]], -2**63 - 1, [1, 2**70]])
+def test_python_ints_beyond_int64_overflow_like_torch(data):
+    # issue 12 item 10: tensor(2**63) wrapped to -2**63, tensor([2**64]) gave a misleading TypeError
+    with pytest.raises(ValueError, match="Overflow when unpacking long"):
+        torch.tensor(data)
+    with pytest.raises(ValueError, match="Overflow when unpacking long.*int64"):
+        bw.tensor(data)
+
+
+@pytest.mark.parametrize("data,dtype", [
+    ([1.0, 2**70], None), ([2**63, 1.5], None), (2**63, "float32"), ([2**64], "float64"),
+    (2**63 - 1, None), (-2**63, None),
+])
+def test_large_python_numbers_that_fit_match_torch(data, dtype):
+    _same(bw.tensor(data, dtype=None if dtype is None else getattr(bw, dtype)),
+          torch.tensor(data, dtype=None if dtype is None else getattr(torch, dtype)))
+
+
 def test_filled_values_match_torch():
     _same(bw.zeros(2, 3), torch.zeros(2, 3))
     _same(bw.ones(2, dtype=bw.int64), torch.ones(2, dtype=torch.int64))

@@ -112,3 +112,30 @@ def test_data_dependent_shapes_are_syncs(device):
     with bw.sync_guard("error"):
         x[bw.tensor([0, 2], device=device)]  # integer index tensors need no sync
         x[1:]
+
+
+def test_guard_watches_only_its_own_thread():
+    # issue 12 item 10c: a guard in one thread made .item() raise in every other thread
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def guarded():
+        with bw.sync_guard("error"):
+            inside.set()
+            release.wait(10)
+            try:
+                bw.ones(2).sum().item()
+            except bw.SyncError:
+                seen["guarded"] = "raised"
+
+    worker = threading.Thread(target=guarded)
+    worker.start()
+    assert inside.wait(10)
+    seen["other"] = bw.ones(2).sum().item()  # this thread has no guard, while the worker's is active
+    with bw.sync_guard("count") as mine:
+        bw.ones(1).item()
+    release.set()
+    worker.join(10)
+    assert seen == {"other": 2.0, "guarded": "raised"} and mine.count == 1

@@ -263,3 +263,68 @@ def test_readme_training_examples_run(tmp_path, monkeypatch):
 
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "curves.png").is_file()
+
+
+# -- two models trained at once in two threads ------------------------------------------------------
+
+
+def _threaded_setup(seed):
+    bw.manual_seed(seed)  # built in the main thread: the global generator is shared, as in PyTorch
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(None, 16), nn.LayerNorm(16), nn.GELU(), nn.Linear(16, 3))
+    model(bw.zeros(2, 1, 8, 8))  # the lazy Linear takes its size (and its init) here
+    g = bw.Generator().manual_seed(seed)
+    data = TensorDataset(bw.randn(48, 1, 8, 8, generator=g), bw.randint(0, 3, (48,), generator=g))
+    return model, data
+
+
+def _threaded_train(model, data, seed, start=None):
+    if start is not None:
+        start.wait()  # both threads start together, so their steps interleave
+    loader = DataLoader(data, batch_size=8, shuffle=True, generator=bw.Generator().manual_seed(seed))
+    opt = bw.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    with bw.sync_guard("count") as guard:
+        for xb, yb in loader:  # a hand-written loop: backward, clipping, hooks on the graph
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.detach())
+        history = fit(model, loader, loader, epochs=2, optimizer=bw.optim.SGD(model.parameters(), lr=0.05),
+                      progress=False)
+    records = [{k: v for k, v in r.items() if k != "time"} for r in history.records]
+    return ([float(x) for x in losses], records, guard.count,
+            {k: v.numpy().copy() for k, v in model.state_dict().items()})
+
+
+def test_two_threads_training_two_models_match_sequential_runs():
+    # issue 12 reliability: grad mode, sync guards, scratch buffers and optimiser state must be per
+    # thread or per model, so two trainings at once give each exactly its sequential result
+    import threading
+
+    sequential = {seed: _threaded_train(*_threaded_setup(seed), seed) for seed in (1, 2)}
+    for _ in range(2):
+        setups = {seed: _threaded_setup(seed) for seed in (1, 2)}
+        results, errors, start = {}, [], threading.Barrier(2)
+
+        def run(seed, setups=setups, results=results, errors=errors, start=start):
+            try:
+                results[seed] = _threaded_train(*setups[seed], seed, start)
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        for seed in (1, 2):
+            losses, records, syncs, state = results[seed]
+            want_losses, want_records, want_syncs, want_state = sequential[seed]
+            assert losses == want_losses and records == want_records and syncs == want_syncs
+            assert state.keys() == want_state.keys()
+            for key in state:
+                np.testing.assert_array_equal(state[key], want_state[key], err_msg=key)

@@ -5,10 +5,14 @@
 stalls the pipeline; inside :func:`sync_guard` such reads raise, warn or are
 counted, on every device, so a training loop can be proven sync-free on a
 CPU-only machine. Explicit transfers (``.cpu()``, ``.to('cpu')``) are allowed.
+
+Guards are per thread, like grad mode: a guard watches the thread that entered it, so a data-loading
+or logging thread can still call ``.item()`` while the training thread runs guarded.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -21,14 +25,22 @@ class SyncError(RuntimeError):
     """An implicit device-to-host read happened inside ``sync_guard('error')``."""
 
 
-_active: list[sync_guard] = []
+class _Guards(threading.local):
+    """The active guards of one thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[sync_guard] = []
+
+
+_guards = _Guards()
 
 
 def sync_point(what: str) -> None:
     """Called by every implicit read; cheap when no guard is active. A read waits for the device, so
     it is also where device-side checks that failed since the last sync are reported."""
-    if _active:
-        _active[-1]._hit(what)
+    active = _guards.stack
+    if active:
+        active[-1]._hit(what)
     if _backend._deferred:
         _backend.raise_deferred()
 
@@ -65,19 +77,19 @@ class sync_guard:  # noqa: N801 - a context manager named like a function, as Py
             warnings.warn(f"implicit host sync: {what}", stacklevel=4)
 
     def __enter__(self) -> sync_guard:
-        _active.append(self)
+        _guards.stack.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _active.remove(self)
+        _guards.stack.remove(self)
 
 
 class allow_sync:  # noqa: N801
     """Suspend the active guards (for deliberate reads such as end-of-epoch metrics)."""
 
     def __enter__(self) -> None:
-        self._saved = list(_active)
-        _active.clear()
+        self._saved = list(_guards.stack)
+        _guards.stack.clear()
 
     def __exit__(self, *exc: Any) -> None:
-        _active.extend(self._saved)
+        _guards.stack.extend(self._saved)

@@ -21,6 +21,7 @@ backward whose saved tensors were modified in place since.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -79,6 +80,8 @@ class _GradModeContext:
 
     def __call__(self, func: Callable) -> Callable:
         target = self._target
+        if inspect.isgeneratorfunction(func):
+            return _generator_in_mode(func, target)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -90,6 +93,44 @@ class _GradModeContext:
                 _mode.enabled = prev
 
         return wrapper
+
+
+def _generator_in_mode(func: Callable, target: bool) -> Callable:
+    """A generator function whose body runs with grad mode ``target`` each time it resumes, and
+    whose caller gets its own mode back at each ``yield`` (as PyTorch's decorators do)."""
+
+    def step(gen: Any, how: str, value: Any) -> Any:
+        prev = _mode.enabled
+        _mode.enabled = target
+        try:
+            return getattr(gen, how)(value)
+        finally:
+            _mode.enabled = prev
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        try:
+            response = step(gen, "send", None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    prev = _mode.enabled
+                    _mode.enabled = target
+                    try:
+                        gen.close()
+                    finally:
+                        _mode.enabled = prev
+                    raise
+                except BaseException as exc:  # thrown in by the caller: pass it on to the body
+                    response = step(gen, "throw", exc)
+                else:
+                    response = step(gen, "send", request)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
 
 
 class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
@@ -520,7 +561,7 @@ def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
         if not isinstance(hook, weakref.ref):
             res = hook(_wrap(g, _backend.device_of_array(g)))
             if res is not None:
-                g = res._data
+                g = _hook_result(hook, res, g)
     # retain_grad() runs last, so .grad shows what the hooks made of it; it accumulates (as PyTorch)
     for hook in hooks:
         if isinstance(hook, weakref.ref):
@@ -540,8 +581,30 @@ def _apply_leaf_hooks(leaf: Any, g: Any) -> Any:
                 continue
             res = hook(_wrap(g, leaf._device))
             if res is not None:
-                g = res._data.copy()  # the hook's tensor may be the user's; .grad must not alias it
+                # the hook's tensor may be the user's; .grad must not alias it
+                g = _hook_result(hook, res, g).copy()
     return g
+
+
+def _hook_result(hook: Callable, res: Any, g: Any) -> Any:
+    """The array of a tensor hook's result, which must be a gradient like the one it was given
+    (same shape, dtype and device), as PyTorch checks: otherwise an error naming the hook."""
+    from brickwork.tensor import Tensor
+
+    name = getattr(hook, "__name__", None) or type(hook).__name__
+    if not isinstance(res, Tensor):
+        raise TypeError(f"hook '{name}' must return a Tensor or None, got {type(res).__name__}")
+    new = res._data
+    if new.shape != g.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value: it was given a gradient of shape "
+                           f"{tuple(g.shape)} and returned one of shape {tuple(new.shape)}")
+    if new.dtype != g.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value: it was given a {g.dtype} gradient "
+                           f"and returned a {new.dtype} one")
+    if _backend.device_of_array(new) is not _backend.device_of_array(g):
+        raise RuntimeError(f"hook '{name}' has changed the device of value: it was given a gradient on "
+                           f"{_backend.device_of_array(g)} and returned one on {res._device}")
+    return new
 
 
 class PostAccumulateGradHook:

@@ -15,6 +15,7 @@ import numpy as np
 
 from brickwork import _backend, _budget, dtypes
 from brickwork.autograd import _wrap
+from brickwork.ops._util import as_size, shape_args
 from brickwork.random import Generator, rng_for
 from brickwork.tensor import Tensor, to_array
 
@@ -64,12 +65,7 @@ def _size(size: tuple, size_kw: Any, op: str) -> tuple[int, ...]:
         if size:
             raise TypeError(f"{op}: size given both positionally and as size=")
         size = (size_kw,)
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    try:
-        shape = tuple(int(s) for s in size)
-    except TypeError:
-        raise TypeError(f"{op}: sizes must be integers, got {size!r}") from None
+    shape = shape_args(size, op)
     for s in shape:
         if s < 0:
             raise RuntimeError(f"{op}: negative dimension {s} in size {shape}")
@@ -186,7 +182,9 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
     dev = _device(device)
-    return _finish(dev.xp.eye(n, n if m is None else m, dtype=_dtype(dtype).np), dev, requires_grad)
+    n = as_size(n, "eye", "n")
+    m = n if m is None else as_size(m, "eye", "m")
+    return _finish(dev.xp.eye(n, m, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
@@ -211,16 +209,18 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    steps = as_size(steps, "linspace", "steps")
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
-    arr = np.linspace(float(start), float(end), int(steps)).astype(_dtype(dtype).np)
+    arr = np.linspace(float(start), float(end), steps).astype(_dtype(dtype).np)
     dev = _device(device)
     return _finish(_backend.transfer(arr, dev) if dev.type != "cpu" else arr, dev, requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
-    arr = np.logspace(float(start), float(end), int(steps), base=base).astype(_dtype(dtype).np)
+    steps = as_size(steps, "logspace", "steps")
+    arr = np.logspace(float(start), float(end), steps, base=base).astype(_dtype(dtype).np)
     dev = _device(device)
     return _finish(_backend.transfer(arr, dev) if dev.type != "cpu" else arr, dev, requires_grad)
 
@@ -292,7 +292,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
     """A random permutation of ``0..n-1``."""
     dev = _device(device)
     # argsort of uniform keys: the same on both backends (CuPy's Generator has no permutation())
-    keys = rng_for(dev, generator).random(int(n), dtype=np.float64)
+    keys = rng_for(dev, generator).random(as_size(n, "randperm", "n"), dtype=np.float64)
     arr = dev.xp.argsort(keys).astype(_dtype(dtype, dtypes.int64).np)
     return _finish(arr, dev, requires_grad)
 
@@ -340,6 +340,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     tensor([1, 1])
     """
     xp = input._device.xp
+    num_samples = as_size(num_samples, "multinomial", "num_samples")
     probs = input._data.astype(np.float64)
     if probs.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: expected a 1-D or 2-D weight tensor, got shape {probs.shape}")

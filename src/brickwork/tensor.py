@@ -630,7 +630,9 @@ class _ViewAt(Function):
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         out = self.xp.zeros(self.base_shape, dtype=g.dtype)
-        out.reshape(-1)[self.index.reshape(-1)] = g.reshape(-1)
+        # accumulate, not assign: an expand() view holds one base element many times (stride 0),
+        # and each of its copies contributes to that element's gradient
+        _backend.scatter_add(out.reshape(-1), self.index.reshape(-1), g.reshape(-1))
         return (out,)
 
 
@@ -775,7 +777,7 @@ def to_array(data: Any, dtype: dtypes.DType | None, device: _backend.Device) -> 
         arr = np.asarray(data)
         native = True
     else:
-        arr = _from_python(data)
+        arr = _from_python(data, dtype)
         native = False
     if dtype is None:
         kind = arr.dtype.kind
@@ -794,13 +796,16 @@ def to_array(data: Any, dtype: dtypes.DType | None, device: _backend.Device) -> 
     return arr
 
 
-def _from_python(data: Any) -> np.ndarray:
+def _from_python(data: Any, dtype: dtypes.DType | None = None) -> np.ndarray:
     if isinstance(data, (list, tuple)) and data and any(isinstance(x, Tensor) for x in _flat_first(data)):
         data = _tensors_to_lists(data)
     try:
         arr = np.asarray(data)
     except ValueError as exc:
         raise ValueError(f"could not build a tensor: nested sequences have uneven lengths ({exc})") from None
+    if arr.dtype == np.uint64 or arr.dtype.kind == "O" or (
+            arr.dtype == np.float64 and arr.size and float(np.abs(arr).max()) >= _INT64_LIMIT):
+        arr = _wide_python_ints(data, arr, dtype)
     if arr.dtype.kind == "O":
         raise TypeError(
             f"could not build a tensor from {type(data).__name__} data (element types not understood)"
@@ -808,6 +813,48 @@ def _from_python(data: Any) -> np.ndarray:
     if arr.dtype.kind in "US":
         raise TypeError("could not build a tensor from strings")
     return arr
+
+
+_INT64_LIMIT = 2.0 ** 63
+
+
+def _wide_python_ints(data: Any, arr: np.ndarray, dtype: dtypes.DType | None) -> np.ndarray:
+    """Python ints outside int64, which NumPy turns into uint64, float64 or objects.
+
+    As in PyTorch: with floats among them (or a floating ``dtype``) they are floats; as integers
+    they do not fit int64, so ``tensor(2**63)`` is an overflow error, never a wrapped -2**63.
+    """
+    items = _flat_scalars(data)
+    numbers = (bool, int, float, np.bool_, np.integer, np.floating)
+    if not all(isinstance(x, numbers) for x in items):
+        return arr  # strings, objects: reported by the caller
+    huge = [x for x in items if isinstance(x, int) and not isinstance(x, bool) and not
+            -2 ** 63 <= x < 2 ** 63]
+    if not huge:
+        return arr  # large floats, or NumPy's own uint64 scalars: nothing to check
+    if dtype is not None and dtype.is_floating_point:
+        return np.array(data, dtype=np.float64)
+    if dtype is None and any(isinstance(x, (float, np.floating)) for x in items):
+        return np.array(data, dtype=np.float64)
+    if dtype is None:
+        raise ValueError(f"Overflow when unpacking long long: tensor(): the integer {huge[0]} does not fit "
+                         "int64 (give floats, or dtype=float64, for values this large)")
+    if dtype.np.kind == "b":
+        return np.array(data, dtype=object).astype(bool)
+    try:
+        return np.array(data, dtype=dtype.np)  # uint64 holds 2**63 .. 2**64 - 1
+    except OverflowError:
+        raise RuntimeError(f"tensor(): value {huge[0]} cannot be converted to type {dtype.name} "
+                           "without overflow") from None
+
+
+def _flat_scalars(data: Any) -> list[Any]:
+    """The leaves of nested lists, tuples and arrays, in order."""
+    if isinstance(data, np.ndarray):
+        return data.ravel().tolist()
+    if isinstance(data, (list, tuple)):
+        return [leaf for x in data for leaf in _flat_scalars(x)]
+    return [data]
 
 
 def _flat_first(data: Any) -> list[Any]:

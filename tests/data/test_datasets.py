@@ -71,7 +71,8 @@ def test_digits_batches_equal_items_and_transforms_apply():
 
 
 def _idx_bytes(arr: np.ndarray) -> bytes:
-    code = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C}[arr.dtype]
+    code = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i4"): 0x0C,
+            np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}[arr.dtype]
     header = struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
     return header + arr.tobytes()
 
@@ -111,6 +112,72 @@ def test_read_idx_rejects_bad_files_clearly(tmp_path, content, message):
     (tmp_path / "bad").write_bytes(content)
     with pytest.raises(ValueError, match=message):
         read_idx(tmp_path / "bad")
+
+
+def test_read_idx_stops_a_gzip_bomb_at_the_size_the_header_implies(tmp_path):
+    # issue 12 item 8: the whole .gz was decompressed before the size check (2 MB -> 4.4 GB, 40 s)
+    import tracemalloc
+
+    header = b"\x00\x00\x08\x01" + struct.pack(">I", 4)
+    bomb = tmp_path / "bomb.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(header)
+        block = bytes(1 << 20)
+        for _ in range(64):  # 64 MB of zeros after a header declaring 4 bytes (~64 KB on disk)
+            fh.write(block)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{bomb}.*shape \\(4,\\).*more bytes"):
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"read_idx held {peak} bytes to reject a 4-byte file"
+
+
+def test_read_idx_reads_a_gzip_larger_than_one_chunk(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 256, size=(3, 700, 1000), dtype=np.uint8)  # 2.1 MB
+    (tmp_path / "big.gz").write_bytes(gzip.compress(_idx_bytes(arr), compresslevel=1))
+    np.testing.assert_array_equal(read_idx(tmp_path / "big.gz"), arr)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x00\x00\x08\xff" + b"\x00\x00\x00\x01" * 255 + b"\x00", "declares 255 dimensions"),
+    (b"\x00\x00\x08\x04" + struct.pack(">4I", 65536, 65536, 65536, 65536), "too large to be an array"),
+    (b"\x00\x00\x0e\x03" + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1), "too large to be an array"),
+], ids=["255_dims", "product_wraps_to_zero", "product_overflows"])
+def test_read_idx_rejects_impossible_headers_naming_the_file(tmp_path, content, message, gz):
+    # issue 12 item 8: raw NumPy messages without the file name; 2**64 elements wrapped to 0 and passed
+    path = tmp_path / ("bad.gz" if gz else "bad")
+    path.write_bytes(gzip.compress(content) if gz else content)
+    with pytest.raises(ValueError, match=f"{path}: .*{message}"):
+        read_idx(path)
+
+
+def test_read_idx_corrupt_deflate_data_is_a_value_error_naming_the_file(tmp_path):
+    # issue 12 item 10f: a raw zlib.error escaped
+    raw = bytearray(gzip.compress(_idx_bytes(np.random.default_rng(1).integers(0, 256, 5000, np.uint8))))
+    raw[12:40] = bytes(range(200, 228))  # inside the deflate stream, after the 10-byte gzip header
+    path = tmp_path / "corrupt.gz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{path}: corrupt gzip data"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    (np.array([1, -5, 2, 3], np.int8), "label -5 out of range"),
+    (np.array([1.0, 3.7, 2.0, 0.0], ">f4"), "labels of type float32"),
+    (np.array([1.0, np.nan, 2.0, 0.0], ">f8"), "non-finite label \\(nan\\)"),
+    (np.array([1, 2, 10, 0], np.uint8), "label 10 out of range"),
+], ids=["negative_int8", "float", "nan", "too_large"])
+def test_mnist_rejects_bad_label_files_naming_the_file(tmp_path, labels, message):
+    # issue 12 item 10f: int8 -5 and float 3.7 (-> 3) were accepted; NaN gave a raw NumPy message
+    _make_split(tmp_path, "train", 4, False, seed=0)
+    path = tmp_path / "train-labels-idx1-ubyte"
+    path.write_bytes(_idx_bytes(labels))
+    with pytest.raises(ValueError, match=f"MNIST: {path}.*{message}"):
+        MNIST(tmp_path)
 
 
 @pytest.mark.parametrize(("layout", "gz"), [("raw", True), ("named", False), ("root", True)])

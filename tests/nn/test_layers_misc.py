@@ -144,3 +144,44 @@ def test_tied_embedding_and_decoder_weights_sum_their_gradients():
     twin_dec(twin_emb(idx)).sum().backward()
     np.testing.assert_allclose(emb.weight.grad.numpy(),
                                (twin_emb.weight.grad + twin_dec.weight.grad).numpy(), rtol=1e-6)
+
+
+LAYER_SIZES = {
+    "Linear_in": lambda nn, n: nn.Linear(n, 3), "Linear_out": lambda nn, n: nn.Linear(2, n),
+    "Bilinear": lambda nn, n: nn.Bilinear(2, n, 3), "Conv2d_in": lambda nn, n: nn.Conv2d(n, 2, 3),
+    "Conv1d_out": lambda nn, n: nn.Conv1d(1, n, 3), "Conv2d_kernel": lambda nn, n: nn.Conv2d(1, 2, n),
+    "ConvTranspose2d": lambda nn, n: nn.ConvTranspose2d(n, 2, 3),
+    "Embedding": lambda nn, n: nn.Embedding(n, 4), "BatchNorm2d": lambda nn, n: nn.BatchNorm2d(n),
+    "GroupNorm": lambda nn, n: nn.GroupNorm(1, n), "LSTM": lambda nn, n: nn.LSTM(2, n),
+    "GRUCell": lambda nn, n: nn.GRUCell(n, 3),
+    "MultiheadAttention": lambda nn, n: nn.MultiheadAttention(n, 2),
+}
+
+
+def test_output_sizes_and_class_counts_must_be_integers_like_torch():
+    x = bw.ones(1, 2, 4, 4)
+    for fn, tx in ((lambda lib, t: lib.nn.AdaptiveAvgPool2d(2.5)(t), torch.ones(1, 2, 4, 4)),
+                   (lambda lib, t: lib.nn.functional.adaptive_max_pool2d(t, (2.0, 2)),
+                    torch.ones(1, 2, 4, 4)),
+                   (lambda lib, t: lib.nn.functional.one_hot(t, 3.0), torch.tensor([1]))):
+        with pytest.raises(TypeError):
+            fn(torch, tx)
+        with pytest.raises(TypeError, match="must be an integer, got 2.5|must be an integer, got 2.0|"
+                                            "num_classes must be an integer, got 3.0"):
+            fn(bw, x if tx.ndim == 4 else bw.tensor([1]))
+
+
+@pytest.mark.parametrize("name", list(LAYER_SIZES))
+@pytest.mark.parametrize("bad", [2.5, 4.0])
+def test_layer_sizes_must_be_integers_like_torch(name, bad):
+    # issue 12 item 10: nn.Linear(2.5, 3) used to build a Linear(2, 3); PyTorch raises TypeError, or
+    # ValueError (or an assert) where a divisibility check comes first (Conv, GroupNorm, MultiheadAttention)
+    with pytest.raises((TypeError, ValueError, AssertionError)):
+        LAYER_SIZES[name](torch.nn, bad)
+    with pytest.raises(TypeError, match=f"{name.split('_')[0]}: .* must be an integer, got {bad}"):
+        LAYER_SIZES[name](nn, bad)
+
+
+def test_layer_sizes_accept_numpy_integers():
+    layer = nn.Linear(np.int64(2), np.int32(3))
+    assert layer.weight.shape == (3, 2) and type(layer.in_features) is int and type(layer.out_features) is int

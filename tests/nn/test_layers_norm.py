@@ -111,3 +111,29 @@ def test_batchnorm_inference_under_no_grad_matches_pytorch(kw):
     with bw.no_grad():
         got = b_layer(bw.tensor(x))
     np.testing.assert_allclose(got.numpy(), t_layer(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls,shape", [("BatchNorm2d", (0, 3, 4, 4)), ("BatchNorm1d", (0, 3)),
+                                       ("BatchNorm1d", (0, 3, 5)), ("BatchNorm2d", (2, 3, 0, 4)),
+                                       ("BatchNorm3d", (0, 3, 2, 2, 2))])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm_on_an_empty_batch_matches_torch(cls, shape, training, momentum):
+    # issue 12 item 10c: training on an empty batch raised "expected more than 1 value per channel"
+    def run(lib):
+        m = getattr(lib.nn, cls)(3, momentum=momentum)
+        m.train(training)
+        x = lib.ones(*shape, requires_grad=True)
+        y = m(x)
+        y.sum().backward()
+        return (tuple(y.shape), tuple(x.grad.shape), m.running_mean.tolist(), m.running_var.tolist(),
+                int(m.num_batches_tracked), m.weight.grad.tolist(), m.bias.grad.tolist())
+
+    assert run(bw) == run(torch)
+
+
+def test_functional_batch_norm_on_an_empty_batch():
+    out = bw.nn.functional.batch_norm(bw.ones(0, 3), None, None, training=True)
+    assert out.shape == (0, 3)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bw.nn.functional.batch_norm(bw.ones(1, 3), None, None, training=True)

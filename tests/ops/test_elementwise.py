@@ -173,6 +173,38 @@ def test_floor_divide_and_remainder_signs(device):
     check_against_torch(lambda x: 7 // x, lambda x: 7 // x, [ib], device, grad=False)
 
 
+INTEGER_DIVISION_BY_ZERO = {
+    "floordiv_scalar": lambda lib, x: x // 0,
+    "mod_scalar": lambda lib, x: x % 0,
+    "floordiv_tensor": lambda lib, x: x // lib.tensor([1, 0, 2]),
+    "mod_tensor": lambda lib, x: x % lib.tensor([0]),
+    "rfloordiv": lambda lib, x: 5 // (x * 0),
+    "rmod": lambda lib, x: 5 % (x * 0),
+    "div_floor": lambda lib, x: x.div(0, rounding_mode="floor"),
+    "div_trunc": lambda lib, x: x.div(0, rounding_mode="trunc"),
+    "fmod": lambda lib, x: x.fmod(0),
+    "remainder": lambda lib, x: x.remainder(0),
+    "uint8": lambda lib, x: x.to(lib.uint8) // 0,
+}
+
+
+@pytest.mark.parametrize("name", list(INTEGER_DIVISION_BY_ZERO))
+def test_integer_division_by_zero_raises_like_torch(name):
+    # issue 12 item 10: NumPy gives 0 silently; PyTorch (on the CPU) raises
+    fn = INTEGER_DIVISION_BY_ZERO[name]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        fn(torch, torch.tensor([5, -3, 7]))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError.*integer division by zero"):
+        fn(bw, bw.tensor([5, -3, 7]))
+
+
+def test_division_by_zero_that_torch_allows_still_works(device):
+    for fn in (lambda x: x / 0, lambda x: x // 0.0, lambda x: x % 0.0, lambda x: x.float() // 0,
+               lambda x: x.float() % 0, lambda x: x[:0] // 0, lambda x: x[:0] % 0):
+        np.testing.assert_array_equal(fn(bw.tensor([5, -3, 0], device=device)).cpu().numpy(),
+                                      fn(torch.tensor([5, -3, 0])).numpy())
+
+
 def test_integer_ops(device):
     a, b = np.array([[1, -2, 3]]), np.array([[4], [5]])
     for fn in (lambda x, y: x + y, lambda x, y: x * y, lambda x, y: x - y, lambda x, y: x / y,

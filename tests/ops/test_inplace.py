@@ -312,6 +312,11 @@ STALE_VIEWS = {
     "overlapping_view_modified": lambda h, z: (h[1:], h[0:2].mul_(z[0]))[0],
     "transposed_then_base_add": lambda h, z: (h.T, h.add_(z))[0],
     "view_of_view_base_setitem": lambda h, z: (h[1:][:, 1], h.__setitem__((2, 1), z[0, 0]))[0],
+    # expand views hold each base element several times (stride 0): every copy's gradient counts
+    "expand_base_add": lambda h, z: (h.expand(2, 3, 3), h.add_(z))[0],
+    "unsqueeze_expand_base_mul": lambda h, z: (h[0].unsqueeze(0).expand(4, 3), h.mul_(z))[0],
+    "expand_of_slice_base_setitem": lambda h, z: (h[:, 1:2].expand(3, 5), h.__setitem__((0, 1), z[0, 0]))[0],
+    "expand_of_transposed_row": lambda h, z: (h.T[1].expand(2, 3), h[1:].mul_(3))[0],
 }
 
 
@@ -327,6 +332,24 @@ def test_views_taken_before_an_inplace_op_see_the_new_history(name, device):
         return view * view
 
     check_op(run, run, [_data(3, 3), _data(3, 3)], device)
+
+
+@pytest.mark.parametrize("view", ["expand", "unsqueeze_expand"])
+@pytest.mark.parametrize("use_grad", [False, True], ids=["backward", "autograd_grad"])
+def test_expand_view_after_inplace_on_base_counts_every_copy(view, use_grad, device):
+    # issue 12 A: x.grad was [2, 2] (one copy of each element), torch gives [6, 6]
+    def grads(lib, **kw):
+        x = lib.tensor([1.0, 2.0], requires_grad=True, **kw)
+        b = x * 1
+        e = b.expand(3, 2) if view == "expand" else b.unsqueeze(0).expand(3, 2)
+        b.add_(1)
+        loss = (e * 2).sum()
+        if use_grad:
+            return lib.autograd.grad(loss, x)[0].tolist()
+        loss.backward()
+        return x.grad.tolist()
+
+    assert grads(bw, device=device) == grads(torch) == [6.0, 6.0]
 
 
 def test_inplace_into_expanded_tensor_raises_clearly(device):

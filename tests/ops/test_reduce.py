@@ -317,3 +317,19 @@ def test_sort_ties_are_stable_and_argsort(device):
     check_op(lambda x: bw.sort(x, 0).values, lambda x: torch.sort(x, 0).values, [_data(())], device)
     with pytest.raises(RuntimeError, match="out of range"):
         bw.ones(3).topk(4)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("data", [[1.0, NAN, 3.0], [NAN, 2.0, NAN], [[1.0, NAN], [NAN, 3.0]], [NAN],
+                                  [3.0, 1.0, 3.0]], ids=["one_nan", "two_nans", "2d", "only_nan", "tie"])
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+def test_extreme_of_all_elements_with_nan_gradient_matches_torch(name, data, device):
+    # issue 12 item 10c: max()/min() put NaN in every gradient element; PyTorch sends the gradient
+    # to the NaN elements (shared equally), and keeps NaN for amax/amin
+    x = bw.tensor(data, device=device, requires_grad=True)
+    getattr(x, name)().backward()
+    t = torch.tensor(data, requires_grad=True)
+    getattr(t, name)().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), t.grad.numpy())

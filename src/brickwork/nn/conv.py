@@ -12,7 +12,7 @@ from typing import Any
 
 from brickwork.nn import functional as F
 from brickwork.nn import init
-from brickwork.nn.linear import built_for_error, init_uniform_bias, new_parameter, size_text
+from brickwork.nn.linear import built_for_error, init_uniform_bias, layer_size, new_parameter, size_text
 from brickwork.nn.module import Module
 from brickwork.ops._util import int_tuple
 from brickwork.ops.conv import _resolve_padding
@@ -35,6 +35,9 @@ class _ConvNd(Module):
                  output_padding: Any = 0, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name, n = type(self).__name__, self.spatial
+        in_channels = layer_size(in_channels, name, "in_channels", lazy=True)
+        out_channels = layer_size(out_channels, name, "out_channels")
+        groups = layer_size(groups, name, "groups")
         if groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels is not None and in_channels % groups:
@@ -43,7 +46,7 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        self.out_channels, self.groups, self.padding_mode = int(out_channels), int(groups), padding_mode
+        self.out_channels, self.groups, self.padding_mode = out_channels, groups, padding_mode
         self.kernel_size = int_tuple(kernel_size, n, "kernel_size", name)
         self.stride = int_tuple(stride, n, "stride", name)
         self.dilation = int_tuple(dilation, n, "dilation", name)

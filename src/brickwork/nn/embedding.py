@@ -7,7 +7,7 @@ from typing import Any
 from brickwork.autograd import no_grad
 from brickwork.nn import functional as F
 from brickwork.nn import init
-from brickwork.nn.linear import new_parameter
+from brickwork.nn.linear import layer_size, new_parameter
 from brickwork.nn.module import Module
 from brickwork.nn.parameter import Parameter
 from brickwork.tensor import Tensor
@@ -35,7 +35,8 @@ class Embedding(Module):
                  _weight: Tensor | None = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = layer_size(num_embeddings, "Embedding", "num_embeddings")
+        self.embedding_dim = layer_size(embedding_dim, "Embedding", "embedding_dim")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "

@@ -12,6 +12,7 @@ from brickwork.nn import functional as F
 from brickwork.nn import init
 from brickwork.nn.module import Module
 from brickwork.nn.parameter import Parameter
+from brickwork.ops._util import as_size
 from brickwork.tensor import Tensor
 
 __all__ = ["Identity", "Linear", "LazyLinear", "Bilinear"]
@@ -31,6 +32,14 @@ def new_parameter(shape: Sequence[int | None], lazy: bool, device: Any = None,
     if lazy or any(s is None for s in shape):
         return Parameter.pending(tuple(shape), dtype=dtype, device=device)
     return Parameter(creation.empty(*shape, dtype=dtype, device=device))
+
+
+def layer_size(value: Any, layer: str, name: str, lazy: bool = False) -> Any:
+    """A constructor's size argument as an int, checked (``Linear(2.5, 3)`` is a TypeError, as in
+    PyTorch, not a silent 2); ``None`` passes where the layer infers the size (``lazy``)."""
+    if value is None and lazy:
+        return None
+    return as_size(value, layer, name)
 
 
 def size_text(value: Any) -> str:
@@ -96,7 +105,8 @@ class Linear(Module):
     def __init__(self, in_features: int | None, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.out_features = int(out_features)
+        in_features = layer_size(in_features, "Linear", "in_features", lazy=True)
+        self.out_features = layer_size(out_features, "Linear", "out_features")
         lazy = in_features is None
         self.weight = new_parameter((self.out_features, in_features), lazy, device, dtype)
         if bias:
@@ -157,8 +167,9 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.in1_features, self.in2_features = int(in1_features), int(in2_features)
-        self.out_features = int(out_features)
+        self.in1_features = layer_size(in1_features, "Bilinear", "in1_features")
+        self.in2_features = layer_size(in2_features, "Bilinear", "in2_features")
+        self.out_features = layer_size(out_features, "Bilinear", "out_features")
         shape = (self.out_features, self.in1_features, self.in2_features)
         self.weight = new_parameter(shape, False, device, dtype)
         if bias:

@@ -15,7 +15,7 @@ from brickwork import creation, dtypes
 from brickwork.autograd import no_grad
 from brickwork.nn import functional as F
 from brickwork.nn import init
-from brickwork.nn.linear import built_for_error, new_parameter, size_text
+from brickwork.nn.linear import built_for_error, layer_size, new_parameter, size_text
 from brickwork.nn.module import Module
 from brickwork.nn.parameter import Buffer
 from brickwork.tensor import Tensor
@@ -39,6 +39,7 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
                  dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
+        num_features = layer_size(num_features, type(self).__name__, "num_features", lazy=True)
         self._declared_features = num_features
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -247,6 +248,8 @@ class GroupNorm(Module):
                  affine: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
+        num_groups = layer_size(num_groups, "GroupNorm", "num_groups")
+        num_channels = layer_size(num_channels, "GroupNorm", "num_channels", lazy=True)
         if num_channels is not None and num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")

@@ -19,7 +19,7 @@ from brickwork import creation
 from brickwork.autograd import _wrap
 from brickwork.nn import functional as F
 from brickwork.nn import init
-from brickwork.nn.linear import new_parameter
+from brickwork.nn.linear import layer_size, new_parameter
 from brickwork.nn.module import Module
 from brickwork.ops import elementwise as ew
 from brickwork.ops import shape as sh
@@ -64,6 +64,10 @@ class RNNBase(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
+        input_size = layer_size(input_size, name, "input_size")
+        hidden_size = layer_size(hidden_size, name, "hidden_size")
+        num_layers = layer_size(num_layers, name, "num_layers")
+        proj_size = layer_size(proj_size, name, "proj_size")
         if not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout should be a number in range [0, 1], got {dropout}")
         if hidden_size <= 0 or num_layers <= 0:
@@ -73,8 +77,8 @@ class RNNBase(Module):
             raise ValueError(f"{name}: proj_size must be in [0, hidden_size), got {proj_size}")
         if proj_size and mode != "LSTM":
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        self.mode, self.input_size, self.hidden_size = mode, int(input_size), int(hidden_size)
-        self.num_layers, self.bias, self.batch_first = int(num_layers), bias, batch_first
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
         directions = 2 if bidirectional else 1
         gate_size = _GATES[mode] * hidden_size
@@ -338,7 +342,9 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device: Any,
                  dtype: Any) -> None:
         super().__init__()
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
+        name = type(self).__name__
+        self.input_size = layer_size(input_size, name, "input_size")
+        self.hidden_size, self.bias = layer_size(hidden_size, name, "hidden_size"), bias
         gate_size = _GATES[self.mode] * self.hidden_size
         self.weight_ih = new_parameter((gate_size, self.input_size), False, device, dtype)
         self.weight_hh = new_parameter((gate_size, self.hidden_size), False, device, dtype)

@@ -23,7 +23,7 @@ from brickwork.nn import functional as F
 from brickwork.nn import init
 from brickwork.nn.container import ModuleList
 from brickwork.nn.dropout import Dropout
-from brickwork.nn.linear import Linear, new_parameter
+from brickwork.nn.linear import Linear, layer_size, new_parameter
 from brickwork.nn.module import Module
 from brickwork.nn.norm import LayerNorm
 from brickwork.ops import linalg
@@ -75,10 +75,14 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        embed_dim = layer_size(embed_dim, "MultiheadAttention", "embed_dim")
+        num_heads = layer_size(num_heads, "MultiheadAttention", "num_heads")
+        kdim = layer_size(kdim, "MultiheadAttention", "kdim", lazy=True)
+        vdim = layer_size(vdim, "MultiheadAttention", "vdim", lazy=True)
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be greater than 0, "
                              f"got embed_dim={embed_dim} and num_heads={num_heads}")
-        self.embed_dim, self.num_heads = int(embed_dim), int(num_heads)
+        self.embed_dim, self.num_heads = embed_dim, num_heads
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 from brickwork import dtypes
 from brickwork.tensor import Tensor, _cast, _norm_dim
 
-__all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "shape_args",
+__all__ = ["sum_to", "promote", "result_type", "as_float", "norm_dim", "norm_dims", "as_size", "shape_args",
            "numpy_names", "along_axis_index", "memory_order", "empty_in_layout", "transposed_copy",
            "batch_outermost_copy"]
 
@@ -244,14 +245,26 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     return tuple(sorted(dims))
 
 
+def as_size(value: Any, op: str, what: str = "each size") -> int:
+    """One size as a Python int: ints, NumPy integers and integer one-element tensors, as PyTorch
+    takes them; a float (even 2.0), a bool or a string is a TypeError, never truncated.
+
+    >>> as_size(3, "zeros")
+    3
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, Tensor) and value._data.dtype.kind == "b"):
+        raise TypeError(f"{op}: {what} must be an integer, got the bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {what} must be an integer, got {value!r} ({type(value).__name__})") from None
+
+
 def shape_args(args: tuple, op: str) -> tuple[int, ...]:
-    """Sizes given as varargs ``(2, 3)``, or one sequence ``((2, 3),)``."""
+    """Sizes given as varargs ``(2, 3)``, or one sequence ``((2, 3),)``: the one place sizes are parsed."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    try:
-        return tuple(int(a) for a in args)
-    except TypeError:
-        raise TypeError(f"{op}: sizes must be integers, got {args!r}") from None
+    return tuple(as_size(a, op) for a in args)
 
 
 def numpy_names(fn: Callable) -> Callable:
@@ -286,5 +299,5 @@ def int_tuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
             value = tuple(value) * n
         if len(value) != n:
             raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
+        return tuple(as_size(v, op, name) for v in value)
+    return (as_size(value, op, name),) * n

@@ -236,6 +236,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     a, b = promote(input, other, "div")
     t = a if isinstance(a, Tensor) else b
     integral = t._data.dtype.kind not in "fc"
+    if integral and rounding_mode == "trunc":
+        _check_integer_divisor(a, b, "div")
     if integral:
         # the result type is computed first (float16 / int stays float16), then integers go to float32
         if isinstance(a, Tensor):
@@ -259,7 +261,9 @@ def rdiv(input: Any, other: Any) -> Tensor:
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    return _binary(FloorDivide, input, other)
+    a, b = promote(input, other, "floor_divide")
+    _check_integer_divisor(a, b, "floor_divide")
+    return FloorDivide.apply(a, b)
 
 
 def rfloordiv(input: Any, other: Any) -> Tensor:
@@ -267,7 +271,27 @@ def rfloordiv(input: Any, other: Any) -> Tensor:
 
 
 def remainder(input: Any, other: Any) -> Tensor:
-    return _binary(Remainder, input, other)
+    a, b = promote(input, other, "remainder")
+    _check_integer_divisor(a, b, "remainder")
+    return Remainder.apply(a, b)
+
+
+def _check_integer_divisor(a: Any, b: Any, op: str) -> None:
+    """Integer division by zero raises, as in PyTorch on the CPU (NumPy silently gives 0).
+
+    A Python-scalar divisor is checked on every device; a tensor divisor on the CPU only, since
+    reading a GPU tensor's values would be a hidden host sync (PyTorch's CUDA kernels do not check
+    either).
+    """
+    t = a if isinstance(a, Tensor) else b
+    if t._data.dtype.kind not in "iub":
+        return
+    if isinstance(b, Tensor):
+        zero = b._device.type == "cpu" and b._data.size > 0 and not b._data.all()
+    else:
+        zero = isinstance(b, (int, np.integer, np.bool_)) and b == 0 and t._data.size > 0
+    if zero:
+        raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
 
 
 fmod_remainder = remainder

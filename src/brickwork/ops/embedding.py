@@ -9,6 +9,7 @@ import numpy as np
 from brickwork import _backend
 from brickwork._sync import sync_point
 from brickwork.autograd import Function, _wrap, no_grad
+from brickwork.ops._util import as_size
 from brickwork.tensor import Tensor
 
 __all__ = ["embedding", "one_hot"]
@@ -123,6 +124,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
             [0, 0, 1]])
     """
     indices = _index_array(tensor, "one_hot")
+    num_classes = as_size(num_classes, "one_hot", "num_classes")
     xp = tensor._device.xp
     with tensor._device.activate():
         if num_classes == -1:  # the result's size depends on the data: a host sync, as in PyTorch

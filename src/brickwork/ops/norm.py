@@ -204,6 +204,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             "batch_norm: running_mean and running_var must be given in evaluation mode "
             "(training=False); pass training=True to normalise with the batch's statistics"
         )
+    if input._data.size == 0:
+        return _empty_batch_norm(input, weight, bias)
     if use_batch_stats and input._data.size // max(c, 1) <= 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of "
@@ -225,6 +227,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         for t in stats:
             t._version[0] += 1
     return out
+
+
+def _empty_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """An empty batch normalises to an empty tensor, as in PyTorch: no statistics to take or
+    update, and zero gradients for ``weight`` and ``bias`` (they still join the graph)."""
+    shape = (1, -1) + (1,) * (input._data.ndim - 2)
+    out = input * weight.reshape(shape) if weight is not None else input * 1
+    return out + bias.reshape(shape) if bias is not None else out
 
 
 # ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import numpy as np
 
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import linalg
-from brickwork.ops._util import batch_outermost_copy, empty_in_layout, int_tuple, memory_order
+from brickwork.ops._util import as_size, batch_outermost_copy, empty_in_layout, int_tuple, memory_order
 from brickwork.tensor import Tensor
 
 __all__ = [
@@ -472,9 +472,10 @@ def _adaptive_size(op: str, input: Tensor, output_size: Any, spatial: int) -> tu
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != spatial:
             raise ValueError(f"{op}: output_size must have {spatial} elements, got {output_size!r}")
-        sizes = tuple(n if o is None else int(o) for n, o in zip(in_sizes, output_size))
+        sizes = tuple(n if o is None else as_size(o, op, "output_size")
+                      for n, o in zip(in_sizes, output_size))
     else:
-        sizes = (int(output_size),) * spatial
+        sizes = (as_size(output_size, op, "output_size"),) * spatial
     if any(s <= 0 for s in sizes) or any(n == 0 for n in in_sizes):
         raise RuntimeError(
             f"{op}: output_size {sizes} must be positive and the input {tuple(input.shape)} "

@@ -97,19 +97,23 @@ def _prod_of_others(xp: Any, x: Any, axis: int) -> Any:
 
 
 class MaxMin(Function):
-    """Reduction to the maximum or minimum; ties share the gradient equally."""
+    """Reduction to the maximum or minimum; ties share the gradient equally.
+
+    With ``nan_ties`` (``max()``/``min()`` over all elements, as PyTorch) a NaN result's gradient
+    goes to the NaN elements, shared equally; without it (``amax``/``amin``, as PyTorch) it is NaN.
+    """
 
     saved_inputs = (0,)
     saves_output = True
 
-    def forward(self, x: Any, axes: Any, keepdim: bool, is_max: bool) -> Any:
+    def forward(self, x: Any, axes: Any, keepdim: bool, is_max: bool, nan_ties: bool = False) -> Any:
         empty = [a for a in (range(x.ndim) if axes is None else axes) if x.shape[a] == 0]
         if empty or (x.size == 0 and x.ndim == 0):
             raise RuntimeError(
                 f"{'max' if is_max else 'min'}(): cannot reduce dimension {empty[0]} of size 0 of a "
                 f"tensor of shape {tuple(x.shape)} (the operation has no identity)"
             )
-        self.x, self.axes, self.keepdim = x, axes, keepdim
+        self.x, self.axes, self.keepdim, self.nan_ties = x, axes, keepdim, nan_ties
         self.out = x.max(axis=axes, keepdims=keepdim) if is_max else x.min(axis=axes, keepdims=keepdim)
         return self.out
 
@@ -117,6 +121,8 @@ class MaxMin(Function):
         out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
         g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
         hit = self.x == out
+        if self.nan_ties and self.x.dtype.kind in "fc":
+            hit |= self.xp.isnan(self.x) & self.xp.isnan(out)
         count = hit.sum(axis=self.axes, keepdims=True)
         return (g * hit / count,)
 
@@ -307,7 +313,7 @@ def _max_min(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
     if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
         return elementwise.maximum(input, dim) if is_max else elementwise.minimum(input, dim)
     if dim is None:
-        return MaxMin.apply(input, axes=None, keepdim=False, is_max=is_max)
+        return MaxMin.apply(input, axes=None, keepdim=False, is_max=is_max, nan_ties=True)
     axis = norm_dim(dim, input._data.ndim, name)
     data, xp = input._data, input._device.xp
     if data.ndim == 0:

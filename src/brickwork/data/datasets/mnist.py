@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import struct
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,40 +36,103 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dty
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
+_MAX_IDX_DIMS = 64  # NumPy's limit on an array's dimensions
+_CHUNK = 1 << 20  # bytes decompressed at a time: memory follows the data, never a gzip bomb
+
+
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a NumPy array, checking its header.
 
     The header is two zero bytes, a type code (0x08 = uint8, ...), the number
-    of dimensions, then each dimension as a big-endian uint32.
+    of dimensions, then each dimension as a big-endian uint32. The data must be
+    exactly the size the header implies: a gzipped file is decompressed in
+    bounded chunks and reading stops there, so a small file that inflates to
+    gigabytes fails at once.
     """
     path = Path(path)
     with open(path, "rb") as fh:
-        raw = fh.read()
-    if raw[:2] == b"\x1f\x8b":
+        gzipped = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=fh, mode="rb") if gzipped else fh
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+            return _read_idx_stream(stream, path, None if gzipped else os.fstat(fh.fileno()).st_size)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not gzipped:
+                raise
             raise ValueError(
                 f"{path}: corrupt gzip data ({exc}); delete the file and fetch it again"
             ) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+
+
+def _read_idx_stream(stream: Any, path: Path, file_size: int | None) -> np.ndarray:
+    """The IDX array in ``stream``; ``file_size`` (uncompressed files) checks the size before reading."""
+    magic = _read_up_to(stream, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
         raise ValueError(
             f"{path}: not an IDX file (expected the magic bytes 00 00 <type> <ndim>, found "
-            f"{raw[:4].hex(' ') or 'an empty file'})"
+            f"{magic.hex(' ') or 'an empty file'})"
         )
-    dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
+    dtype, ndim = np.dtype(_IDX_TYPES[magic[2]]), magic[3]
+    if ndim > _MAX_IDX_DIMS:
+        raise ValueError(f"{path}: the IDX header declares {ndim} dimensions; at most {_MAX_IDX_DIMS} "
+                         "are supported (the file is corrupt)")
+    dims = _read_up_to(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({4 + len(dims)} bytes for {ndim} dimensions)")
+    shape = struct.unpack(f">{ndim}I", dims)
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a product cannot wrap
+    if expected > np.iinfo(np.int64).max:
+        raise ValueError(f"{path}: the IDX header's shape {shape} of {dtype.name} ({expected} bytes) is "
+                         "too large to be an array (the file is corrupt)")
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise ValueError(
-            f"{path}: the IDX header says shape {shape} of {dtype.name} ({expected} bytes of data) but "
-            f"the file has {len(raw) - header} bytes of data; the file is truncated or corrupt"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    if file_size is not None and file_size - header != expected:
+        raise _size_mismatch(path, shape, dtype, expected, f"{file_size - header} bytes")
+    chunks, have = [], 0
+    while have < expected:
+        chunk = stream.read(min(_CHUNK, expected - have))
+        if not chunk:
+            raise _size_mismatch(path, shape, dtype, expected, f"only {have} bytes")
+        chunks.append(chunk)
+        have += len(chunk)
+    if stream.read(1):
+        raise _size_mismatch(path, shape, dtype, expected, "more bytes")
+    data = np.frombuffer(b"".join(chunks), dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _read_up_to(stream: Any, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the stream)."""
+    parts, have = [], 0
+    while have < n:
+        part = stream.read(n - have)
+        if not part:
+            break
+        parts.append(part)
+        have += len(part)
+    return b"".join(parts)
+
+
+def _size_mismatch(path: Path, shape: tuple[int, ...], dtype: np.dtype, expected: int,
+                   found: str) -> ValueError:
+    return ValueError(
+        f"{path}: the IDX header says shape {shape} of {dtype.name} ({expected} bytes of data) but "
+        f"the file has {found} of data; the file is truncated or corrupt"
+    )
+
+
+def _check_labels(labels: np.ndarray, n_classes: int, path: Path, name: str) -> None:
+    """Class labels must be integers in ``[0, n_classes)``: a float file (3.7 would become 3), NaN or
+    a negative int8 is a corrupt label file, named in the error."""
+    if labels.dtype.kind not in "iu":
+        bad = labels[~np.isfinite(labels)] if labels.dtype.kind == "f" else labels[:0]
+        what = f"a non-finite label ({bad[0]})" if bad.size else f"labels of type {labels.dtype.name}"
+        raise ValueError(f"{name}: {path} holds {what}; class labels must be integers in "
+                         f"[0, {n_classes})")
+    if labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= n_classes:
+            raise ValueError(f"{name}: {path}: label {low if low < 0 else high} out of range for "
+                             f"{n_classes} classes (expected integers in [0, {n_classes}))")
 
 
 def _fetch(url: str, folder: Path, name: str, md5: str, timeout: float) -> None:
@@ -125,22 +191,21 @@ class MNIST(ImageClassification):
         if download:
             self.download()
         prefix = "train" if train else "t10k"
-        images = read_idx(self._find(f"{prefix}-images-idx3-ubyte"))
-        labels = read_idx(self._find(f"{prefix}-labels-idx1-ubyte"))
+        images_path = self._find(f"{prefix}-images-idx3-ubyte")
+        labels_path = self._find(f"{prefix}-labels-idx1-ubyte")
+        images, labels = read_idx(images_path), read_idx(labels_path)
         name = type(self).__name__
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(
-                f"{name}: expected {prefix} images of shape (N, H, W) and type uint8, found shape "
-                f"{images.shape} of {images.dtype}"
+                f"{name}: expected {prefix} images of shape (N, H, W) and type uint8 in {images_path}, "
+                f"found shape {images.shape} of {images.dtype}"
             )
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(
-                f"{name}: expected {len(images)} {prefix} labels (one per image), found shape {labels.shape}"
+                f"{name}: expected {len(images)} {prefix} labels (one per image) in {labels_path}, found "
+                f"shape {labels.shape}"
             )
-        if labels.size and int(labels.max()) >= len(self.classes):
-            raise ValueError(
-                f"{name}: label {int(labels.max())} out of range for {len(self.classes)} classes"
-            )
+        _check_labels(labels, len(self.classes), labels_path, name)
         self._images = images
         self._labels = labels.astype(np.int64)
         self.data = _wrap(images, _backend.CPU)
