@@ -467,7 +467,7 @@ def test_constructor_shapes_are_checked_against_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("config, kind", [
-    ({"in_features": "two", "out_features": 3}, "ValueError"),
+    ({"in_features": "two", "out_features": 3}, "TypeError"),
     ({"in_features": [2], "out_features": 3}, "TypeError"),
     ({"in_features": 2, "out_features": 3, "bias": True, "extra": 1}, "TypeError"),
 ])
