@@ -370,9 +370,9 @@ def fit(
                     scheduler.step()
             record["time"] = time.perf_counter() - started
             if mode == "bar":
+                shown = ("train_loss", "train_acc", "val_loss", "val_acc")
                 bar.set_postfix({k.replace("train_", ""): f"{v:.4f}" for k, v in record.items()
-                                 if k in ("train_loss", "train_acc", "val_loss", "val_acc") and v is not None},
-                                refresh=True)
+                                 if k in shown and v is not None}, refresh=True)
         finally:
             bar.close()
         if mode == "lines":
