@@ -16,7 +16,7 @@ autograd.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -321,7 +321,7 @@ class _Agreement:
         """The call this rank is about to make: its tensor (None for barrier) and op, source or 0."""
         self.tensor, self.extra = tensor, extra
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if not self.pg.check_shapes or (exc_type is not None and not issubclass(exc_type, Exception)):
             return False  # without checks a local error is this rank's alone, as it always was
         refused = exc is not None

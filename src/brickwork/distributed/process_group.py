@@ -282,10 +282,11 @@ def init_process_group(
         impl = NCCLBackend(mpi, world_size)
     _check_given(impl, world_size, rank)
     impl.timeout_s = timeout_s
-    _state["group"] = ProcessGroup(impl, bool(check_shapes))
+    pg = ProcessGroup(impl, bool(check_shapes))
+    _state["group"] = pg
     if impl.size > 1:
         _install_abort_hook(impl)
-        _install_exit_check(_state["group"])
+        _install_exit_check(pg)
 
 
 def _check_given(impl: Any, world_size: int, rank: int) -> None:
