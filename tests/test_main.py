@@ -50,12 +50,58 @@ def test_help_is_clear(capsys, argv):
     (["train", "--device", "cuda:7"], "CUDA device(s)"),
     (["demo", "--batch-size", "-3"], "--batch-size: expected a positive int"),
     (["fly"], "invalid choice: 'fly'"),
-    ([], "the following arguments are required: {demo,train}"),
 ])
 def test_bad_arguments_give_one_line_errors(capsys, argv, needle):
     code, out, err = _exit(capsys, *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and needle in err and err.startswith("python -m brickwork")
+
+
+def test_no_subcommand_prints_the_help(capsys):
+    code, out, err = _run(capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("usage: python -m brickwork") and "demo" in out and "train" in out
+    assert "--version" in out
+
+
+def test_version(capsys):
+    code, out, _ = _exit(capsys, "--version")
+    assert code == 0 and out == f"brickwork {bw.__version__}\n"
+
+
+def test_the_console_script_calls_itself_brickwork(tmp_path):
+    # what the installed `brickwork` script does: argv[0] is its path, then main() with no arguments
+    script = ("import sys; sys.argv[0] = '/usr/local/bin/brickwork'; "
+              "from brickwork.__main__ import main; sys.exit(main())")
+    for args, stream, code in ((["--help"], "stdout", 0), (["train", "--epochs", "0"], "stderr", 2)):
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                              timeout=120)
+        text = getattr(done, stream)
+        assert done.returncode == code, done.stderr
+        assert text.startswith("usage: brickwork ") or text.startswith("brickwork train: error:"), text
+        assert "python -m" not in text
+
+
+@pytest.mark.parametrize("where", ["file", "below a file"])
+def test_out_that_cannot_be_a_folder_is_a_one_line_error(capsys, tmp_path, where):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me")
+    out_dir = existing if where == "file" else existing / "run"
+    code, out, err = _exit(capsys, "train", "--out", str(out_dir), "--device", "cpu")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert f"--out {out_dir}: " in err and ("exists and is not a folder" in err or "is not a folder" in err)
+    assert existing.read_text() == "keep me"
+
+
+def test_quiet_prints_only_the_result_and_no_progress_keeps_epoch_lines(capsys, tmp_path):
+    common = ["train", "--model", "mlp", "--epochs", "2", "--device", "cpu"]
+    code, out, err = _run(capsys, *common, "--out", str(tmp_path / "q"), "--quiet")
+    assert code == 0 and err == ""
+    assert re.fullmatch(r"test accuracy: 0\.\d{4}\n", out), out
+    code, out, err = _run(capsys, *common, "--out", str(tmp_path / "n"), "--no-progress")
+    assert code == 0 and "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2: train_loss ") and "val_acc" in lines[1], err
 
 
 def test_demo_runs_saves_reloads_and_ends_with_the_accuracy(capsys, tmp_path):
@@ -65,6 +111,7 @@ def test_demo_runs_saves_reloads_and_ends_with_the_accuracy(capsys, tmp_path):
     lines = out.strip().splitlines()
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     assert "Total params" in out and "pending" in out
+    assert "BLAS on 1 thread(s)" in lines[0] or "BLAS threads left as chosen" in lines[0], lines[0]
     assert out.count("predictions identical on all 300 test images") == 2
     for name in ("lenet_digits_params.safetensors", "lenet_digits_model.safetensors", "demo_curves.png"):
         assert (tmp_path / "demo" / name).is_file(), name
@@ -139,4 +186,15 @@ def test_train_on_mnist_files_with_lenet(capsys, tmp_path):
 def test_train_without_dataset_files_explains(capsys, tmp_path):
     code, _, err = _run(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path),
                         "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu")
-    assert code == 1 and "FashionMNIST" in err and "--download" not in err and "download=True" in err
+    assert code == 1 and "FashionMNIST" in err and "Pass --download" in err and "download=True" not in err
+    assert not (tmp_path / "FashionMNIST").exists()
+
+
+def test_train_with_a_failed_download_leaves_no_folders(capsys, tmp_path, monkeypatch):
+    from brickwork.data.datasets import MNIST
+
+    monkeypatch.setattr(MNIST, "mirrors", [(tmp_path / "nowhere").as_uri() + "/"])
+    code, _, err = _run(capsys, "train", "--dataset", "mnist", "--download", "--data-dir",
+                        str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--device", "cpu")
+    assert code == 1 and "could not download" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import numpy as np
@@ -153,9 +154,33 @@ def test_callbacks_see_each_record_and_can_stop():
 def test_progress_bar_shows_epochs(capsys):
     model = TinyMLP()
     train, val = _loaders()
-    fit(model, train, val, epochs=2, device="cpu", progress=True, refresh_every=2)
+    fit(model, train, val, epochs=2, device="cpu", progress="bar", refresh_every=2)
     err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err and "val_acc" in err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "val_acc" in err and "\r" in err
+
+
+def test_progress_without_a_terminal_is_one_line_per_epoch(capsys):
+    # capsys's stderr is not a TTY, as in CI logs or 2>log: no bars, no redraws, no repeated lines
+    model = TinyMLP()
+    train, val = _loaders()
+    history = fit(model, train, val, epochs=3, device="cpu", progress=True, refresh_every=1)
+    out = capsys.readouterr()
+    assert out.out == "" and "\r" not in out.err
+    lines = out.err.splitlines()
+    assert len(lines) == 3, lines
+    for epoch, (line, record) in enumerate(zip(lines, history.records, strict=True), 1):
+        assert line.startswith(f"epoch {epoch}/3: train_loss {record['train_loss']:.4f}, "), line
+        assert f"val_acc {record['val_acc']:.4f}" in line and re.search(r", \d+\.\d s$", line), line
+
+
+def test_progress_off_prints_nothing_and_bad_values_are_refused(capsys):
+    train, _ = _loaders()
+    fit(TinyMLP(), train, epochs=1, device="cpu", progress=False)
+    fit(TinyMLP(), train, epochs=1, device="cpu", progress="off")
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    with pytest.raises(ValueError, match="progress must be True, False or one of"):
+        fit(TinyMLP(), train, epochs=1, device="cpu", progress="verbose")
 
 
 def test_plot_writes_a_png(tmp_path):

@@ -9,6 +9,7 @@ checkpoint written after every epoch and ``--resume``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, NoReturn
 
 import brickwork as bw
 from brickwork import nn
+from brickwork._blas import blas_threads
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
 CHECKPOINT = "checkpoint.safetensors"
@@ -65,7 +67,11 @@ def datasets(name: str, data_dir: str, download: bool) -> tuple[Any, Any]:
     if name == "digits":
         return ds.Digits(train=True), ds.Digits(train=False)
     cls = ds.MNIST if name == "mnist" else ds.FashionMNIST
-    return cls(data_dir, train=True, download=download), cls(data_dir, train=False, download=download)
+    try:
+        return cls(data_dir, train=True, download=download), cls(data_dir, train=False, download=download)
+    except FileNotFoundError as exc:
+        # the dataset speaks to Python callers; here the switch is the command line's flag
+        raise FileNotFoundError(str(exc).replace("Pass download=True", "Pass --download")) from None
 
 
 def _predictions(model: nn.Module, loader: Any, device: Any) -> Any:
@@ -77,36 +83,56 @@ def _predictions(model: nn.Module, loader: Any, device: Any) -> Any:
 # -- demo --------------------------------------------------------------------------------
 
 
+def _say(args: argparse.Namespace) -> Any:
+    """``print``, or a function that prints nothing under ``--quiet``."""
+    return (lambda *_, **__: None) if args.quiet else print
+
+
+def _progress(args: argparse.Namespace, show: bool = True) -> bool | str:
+    """fit's ``progress``: bars on a terminal (else a line per epoch); lines only; or nothing."""
+    if args.quiet or not show:
+        return False
+    return "lines" if args.no_progress else True
+
+
 def demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    # the demo's matrices are small: one BLAS thread is fastest, and does not fight a loaded machine
+    with blas_threads(1) as blas:
+        return _demo(args, started, blas)
+
+
+def _demo(args: argparse.Namespace, started: float, blas: str) -> int:
+    say = _say(args)
     bw.manual_seed(args.seed)
     device = bw.device(args.device) if args.device else bw.try_gpu()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"brickwork {bw.__version__} demo: a LeNet-style CNN on the bundled UCI digits, on {device}")
+    say(f"brickwork {bw.__version__} demo: a LeNet-style CNN on the bundled UCI digits, on {device}"
+        + (f"; {blas}" if device.type == "cpu" else ""))
 
     train_set, test_set = bw.data.datasets.Digits(train=True), bw.data.datasets.Digits(train=False)
-    print(f"data: {len(train_set)} training and {len(test_set)} test images of 8x8 (bundled, offline)")
+    say(f"data: {len(train_set)} training and {len(test_set)} test images of 8x8 (bundled, offline)")
     train_loader = bw.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = bw.data.DataLoader(test_set, batch_size=300)
 
     net = lenet(small_images=True)
     net.apply(xavier_init)
     pending = sum(1 for p in net.parameters() if p.is_pending)
-    print(f"model: built from lazy layers, {pending} parameters still pending; Xavier init recorded "
+    say(f"model: built from lazy layers, {pending} parameters still pending; Xavier init recorded "
           "with net.apply(...) before the first forward")
     net.to(device)
-    print(bw.utils.summary(net, (1, 1, 8, 8)))
+    say(bw.utils.summary(net, (1, 1, 8, 8)))
 
     optimizer = bw.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     scheduler = bw.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    print(f"training: {optimizer.__class__.__name__} (Nesterov momentum 0.9, lr {args.lr}, weight decay "
+    say(f"training: {optimizer.__class__.__name__} (Nesterov momentum 0.9, lr {args.lr}, weight decay "
           f"5e-4), cosine schedule, cross-entropy with label smoothing 0.1, {args.epochs} epochs")
     history = bw.train.fit(net, train_loader, test_loader, epochs=args.epochs, optimizer=optimizer,
                            scheduler=scheduler, loss_fn=nn.CrossEntropyLoss(label_smoothing=0.1),
-                           device=device, progress=not args.no_progress)
+                           device=device, progress=_progress(args))
     accuracy = bw.train.evaluate(net, test_loader, device=device)["accuracy"]
-    print(f"trained {args.epochs} epochs in {sum(history['time']):.1f} s; "
+    say(f"trained {args.epochs} epochs in {sum(history['time']):.1f} s; "
           f"final train loss {history.last['train_loss']:.4f}")
 
     params_path, model_path = out / "lenet_digits_params.safetensors", out / "lenet_digits_model.safetensors"
@@ -121,7 +147,7 @@ def demo(args: argparse.Namespace) -> int:
         got = _predictions(model.to(device), test_loader, device)
         identical = bool(bw.equal(got, expected))
         same.append(identical)
-        print(f"reloaded {name}: predictions {'identical' if identical else 'DIFFERENT'} "
+        say(f"reloaded {name}: predictions {'identical' if identical else 'DIFFERENT'} "
               f"on all {len(test_set)} test images")
 
     curves = out / "demo_curves.png"
@@ -130,11 +156,11 @@ def demo(args: argparse.Namespace) -> int:
         curves_line = f"  training curves:         {curves}"
     except ModuleNotFoundError as exc:
         curves_line = f"  training curves:         not drawn ({exc})"
-    print("files:")
-    print(f"  parameters (state dict): {params_path}")
-    print(f"  whole model:             {model_path}")
-    print(curves_line)
-    print(f"total time {time.perf_counter() - started:.1f} s")
+    say("files:")
+    say(f"  parameters (state dict): {params_path}")
+    say(f"  whole model:             {model_path}")
+    say(curves_line)
+    say(f"total time {time.perf_counter() - started:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
     return 0 if all(same) else 1
 
@@ -143,6 +169,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    say = _say(args)
     device = bw.device(args.device) if args.device else bw.try_gpu()
     # under mpiexec -n N: data parallel, one GPU per rank with NCCL, each rank its shard of every epoch
     parallel = bw.distributed.init_from_launcher("nccl" if device.type == "cuda" else "mpi")
@@ -181,7 +208,7 @@ def train(args: argparse.Namespace) -> int:
         checkpoint = bw.train.load_checkpoint(resume_from, net, optimizer)  # materialises the model
         history = checkpoint["history"]
         if rank == 0:
-            print(f"resumed from {resume_from} after epoch {len(history)}")
+            say(f"resumed from {resume_from} after epoch {len(history)}")
     remaining = args.epochs - len(history)
     config = {k: getattr(args, k) for k in ("model", "dataset", "optimizer", "lr", "batch_size", "seed")}
 
@@ -194,27 +221,27 @@ def train(args: argparse.Namespace) -> int:
     if sampler is not None:
         sampler.set_epoch(len(history))
     if rank == 0:
-        print(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}: "
+        say(f"training {args.model} on {args.dataset} ({len(train_set)} images) on {device}: "
               f"{max(remaining, 0)} epoch(s) to go of {args.epochs}"
               + (f", data parallel on {bw.distributed.get_world_size()} processes" if parallel else ""))
     if remaining > 0:
         model = bw.nn.parallel.DistributedDataParallel(net) if parallel else net
         bw.train.fit(model, train_loader, test_loader, epochs=remaining, optimizer=optimizer, device=device,
                      history=history, callbacks=[write_checkpoint],
-                     progress=not args.no_progress and rank == 0)
+                     progress=_progress(args, show=rank == 0))
     if rank != 0:
         return 0  # rank 0 writes the files and reports
     model_path = out / "model.safetensors"
     bw.save_model(net, model_path)
     curves = out / "curves.png"
-    print("files:")
-    print(f"  checkpoint (each epoch): {checkpoint_path}")
-    print(f"  whole model:             {model_path}")
+    say("files:")
+    say(f"  checkpoint (each epoch): {checkpoint_path}")
+    say(f"  whole model:             {model_path}")
     try:
         history.plot(curves, title=f"{args.model} on {args.dataset}", val_label="test")
-        print(f"  training curves:         {curves}")
+        say(f"  training curves:         {curves}")
     except ModuleNotFoundError as exc:
-        print(f"  training curves:         not drawn ({exc})")
+        say(f"  training curves:         not drawn ({exc})")
     accuracy = bw.train.evaluate(net, test_loader, device=device)["accuracy"]
     print(f"test accuracy: {accuracy:.4f}")
     return 0
@@ -257,10 +284,23 @@ def _device(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m brickwork",
-                     description="brickwork's command line: the offline demo, and training runs.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="{demo,train}")
+MODULE_PROG = "python -m brickwork"
+
+
+def program_name(argv0: str | None = None) -> str:
+    """How the user started the command line: ``python -m brickwork``, or the console script's name."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = os.path.basename(argv0)
+    if not name or name in ("__main__.py", "-c", "-m") or Path(argv0).resolve() == Path(__file__).resolve():
+        return MODULE_PROG
+    return name.removesuffix(".exe")
+
+
+def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
+    """The argument parser; ``prog`` is the name usage lines and errors start with."""
+    parser = _Parser(prog=prog, description="brickwork's command line: the offline demo, and training runs.")
+    parser.add_argument("--version", action="version", version=f"brickwork {bw.__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{demo,train}")
 
     d = sub.add_parser("demo", help="train a lazy LeNet-style CNN on the bundled digits (offline, <1 min)",
                        description="Train a LeNet-style CNN made of lazy layers on the bundled UCI digits, "
@@ -274,7 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SGD learning rate (default: %(default)s)")
     d.add_argument("--device", type=_device, default=None, help="cpu or cuda[:N] (default: bw.try_gpu())")
     d.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d.add_argument("--no-progress", action="store_true",
+                   help="no progress bars; one line of metrics per epoch instead")
+    d.add_argument("--quiet", action="store_true",
+                   help="print only errors and the final test accuracy")
 
     t = sub.add_parser("train", help="train an MLP or LeNet on digits, MNIST or Fashion-MNIST",
                        description="Train a model; a checkpoint is written after every epoch, and --resume "
@@ -297,20 +340,50 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                    help=f"continue from a checkpoint (default: OUT/{CHECKPOINT})")
     t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.add_argument("--no-progress", action="store_true",
+                   help="no progress bars; one line of metrics per epoch instead")
+    t.add_argument("--quiet", action="store_true",
+                   help="print only errors and the final test accuracy")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be (made) a folder: it, or the nearest existing folder above it, is a file."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return None
+            if candidate == path:
+                return "exists and is not a folder"
+            return f"{candidate} is not a folder"
+    return None
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line on ``argv`` (default: this process's arguments); returns the exit code.
+
+    Usage lines and errors start with ``prog``: by default the name the
+    program was started by (``python -m brickwork`` or ``brickwork``) when
+    ``argv`` comes from the process, ``python -m brickwork`` when it is given.
+    """
+    if prog is None:
+        prog = program_name() if argv is None else MODULE_PROG
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.command is None:  # no subcommand: show what there is
+        parser.print_help()
+        return 0
+    problem = _folder_problem(Path(args.out))
+    if problem is not None:
+        parser.error(f"--out {args.out}: {problem}")
     if args.command == "train" and args.lr is None:
         args.lr = 0.05 if args.optimizer == "sgd" else 0.002
     try:
         return demo(args) if args.command == "demo" else train(args)
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         if bw.distributed.is_initialized() and bw.distributed.get_world_size() > 1:
             raise  # uncaught, it aborts every rank (returning would leave the others waiting)
-        print(f"python -m brickwork {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
 

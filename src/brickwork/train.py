@@ -3,7 +3,8 @@
 ``fit(model, train_loader, val_loader, optimizer=..., epochs=...)`` runs the
 usual loop (forward, loss, backward, optimiser step, scheduler) on ``device``
 (``bw.try_gpu()`` by default), validates after each epoch, shows a tqdm
-progress bar per epoch and returns a :class:`History`.
+progress bar per epoch (one plain line per epoch when stderr is not a
+terminal) and returns a :class:`History`.
 
 No host syncs per batch: the loss sum and the correct count accumulate as
 tensors on the device and are read once per epoch (an explicit, allowed
@@ -199,6 +200,29 @@ def _resolve_device(device: Any) -> Any:
     return _backend.Device(device).resolved()
 
 
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
+
+
+def _progress_mode(progress: bool | str) -> str:
+    """``progress`` as one of PROGRESS_MODES: True means "auto", False means "off"."""
+    if progress is True:
+        progress = "auto"
+    elif progress is False or progress is None:
+        progress = "off"
+    if progress not in PROGRESS_MODES:
+        raise ValueError(f"fit: progress must be True, False or one of {PROGRESS_MODES}, got {progress!r}")
+    if progress == "auto":
+        isatty = getattr(sys.stderr, "isatty", None)
+        return "bar" if isatty is not None and isatty() else "lines"
+    return progress
+
+
+def _epoch_line(desc: str, record: dict[str, Any]) -> str:
+    """One epoch's metrics on one line (what a log file gets instead of redrawn bars)."""
+    metrics = _describe(record)
+    return f"{desc}: {metrics + ', ' if metrics else ''}{record['time']:.1f} s"
+
+
 def _progress(total: int | None, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -249,7 +273,7 @@ def fit(
     scheduler: Any = None,
     scheduler_interval: str = "epoch",
     device: Any = None,
-    progress: bool = True,
+    progress: bool | str = True,
     callbacks: Sequence[Callable[[dict[str, Any]], Any]] = (),
     history: History | None = None,
     clip_grad_norm: float | None = None,
@@ -271,6 +295,11 @@ def fit(
     ``plot`` writes the curves to that PNG at the end (skipped, with a
     warning, when matplotlib is missing).
 
+    ``progress``: ``True`` (``"auto"``) draws a tqdm bar per epoch when
+    stderr is a terminal and otherwise writes one line per epoch with its
+    metrics (for logs and CI: no redraws); ``"bar"`` or ``"lines"`` force
+    one of the two; ``False`` (``"off"``) prints nothing.
+
     >>> import brickwork as bw
     >>> _ = bw.manual_seed(0)
     >>> X = bw.randn(64, 2); y = (X[:, 0] > 0).long()
@@ -284,6 +313,7 @@ def fit(
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    mode = _progress_mode(progress)
     device = _resolve_device(device)
     model.to(device)
     if optimizer is None:
@@ -306,7 +336,8 @@ def fit(
         meter = _Meter()
         model.train()
         total = len(train_loader) if hasattr(train_loader, "__len__") else None  # type: ignore[arg-type]
-        bar = _progress(total, f"epoch {epoch}/{first + epochs - 1}", progress)
+        desc = f"epoch {epoch}/{first + epochs - 1}"
+        bar = _progress(total, desc, mode == "bar")
         try:
             for step, batch in enumerate(train_loader, 1):
                 x, y = _split(_to(batch, device))
@@ -320,7 +351,7 @@ def fit(
                 if scheduler is not None and scheduler_interval == "batch":
                     scheduler.step()
                 meter.update(out, y, loss)
-                if progress and step % refresh_every == 0:
+                if mode == "bar" and step % refresh_every == 0:
                     bar.set_postfix(meter.running(), refresh=False)
                     meter.snapshot()
                 bar.update(1)
@@ -338,11 +369,14 @@ def fit(
                 else:
                     scheduler.step()
             record["time"] = time.perf_counter() - started
-            bar.set_postfix({k.replace("train_", ""): f"{v:.4f}" for k, v in record.items()
-                             if k in ("train_loss", "train_acc", "val_loss", "val_acc") and v is not None},
-                            refresh=True)
+            if mode == "bar":
+                shown = ("train_loss", "train_acc", "val_loss", "val_acc")
+                bar.set_postfix({k.replace("train_", ""): f"{v:.4f}" for k, v in record.items()
+                                 if k in shown and v is not None}, refresh=True)
         finally:
             bar.close()
+        if mode == "lines":
+            print(_epoch_line(desc, record), file=sys.stderr, flush=True)
         history.append(record)
         try:
             for callback in callbacks:

@@ -286,10 +286,16 @@ def test_download_failure_explains_what_to_do_offline(tmp_path, monkeypatch):
     text = str(err.value)
     assert "could not download" in text and "offline" in text
     assert str(tmp_path / "data" / "MNIST" / "raw") in text and files[0][1] in text
-    assert list((tmp_path / "data" / "MNIST" / "raw").iterdir()) == []  # nothing half-written
-    # checksum mismatch everywhere
+    assert not (tmp_path / "data").exists()  # nothing half-written, not even empty folders
+    # checksum mismatch everywhere, into a root that exists: the root stays, the folders made go
+    (tmp_path / "data2").mkdir()
     monkeypatch.setattr(MNIST, "mirrors", [source.as_uri() + "/"])
     monkeypatch.setattr(MNIST, "resources", [(name, "0" * 32) for name, _ in files])
     with pytest.raises(RuntimeError, match="checksum mismatch"):
         MNIST(tmp_path / "data2", download=True)
-    assert list((tmp_path / "data2" / "MNIST" / "raw").iterdir()) == []
+    assert list((tmp_path / "data2").iterdir()) == []
+    # a file that did arrive is kept (with its folders): the next try fetches only the rest
+    monkeypatch.setattr(MNIST, "resources", [files[0], (files[1][0], "0" * 32), *files[2:]])
+    with pytest.raises(RuntimeError, match="checksum mismatch"):
+        MNIST(tmp_path / "data3", download=True)
+    assert [p.name for p in (tmp_path / "data3" / "MNIST" / "raw").iterdir()] == [files[0][0]]

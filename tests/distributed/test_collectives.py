@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,33 @@ def test_collective_argument_errors(world):
         dist.broadcast(nn.Parameter.pending((None, 2)), 0)
     with pytest.raises(dist.DistributedError, match="unknown process group"):
         dist.all_reduce(bw.ones(1), group=object())
+
+
+def test_timeout_is_checked_and_collectives_work_under_one(mpi4py_module, monkeypatch):
+    import datetime
+
+    for bad in (-1, 0, "10", True):
+        with pytest.raises(ValueError, match="timeout must be a positive number of seconds or a timedelta"):
+            dist.init_process_group("mpi", timeout=bad)
+    monkeypatch.setenv("BRICKWORK_DISTRIBUTED_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="BRICKWORK_DISTRIBUTED_TIMEOUT='soon' is not a number of seconds"):
+        dist.init_process_group("mpi")
+    assert not dist.is_initialized()
+    monkeypatch.setenv("BRICKWORK_DISTRIBUTED_TIMEOUT", "30")
+    for timeout in (None, datetime.timedelta(seconds=30)):  # from the environment, then given
+        dist.init_process_group("mpi", timeout=timeout)
+        try:
+            assert dist.get_world_size() == 1
+            t = bw.tensor([1.0, float("nan")])
+            dist.all_reduce(t, op=ReduceOp.MAX)  # the polled, non-blocking route
+            assert t[0].item() == 1.0 and math.isnan(t[1].item())
+            dist.barrier()
+            out = [bw.zeros(2)]
+            dist.all_gather(out, bw.ones(2))
+            assert out[0].tolist() == [1.0, 1.0]
+            assert dist.all_reduce(bw.ones(1), async_op=True).wait(timeout=5)
+        finally:
+            dist.destroy_process_group()
 
 
 def test_collectives_change_tensors_in_place_as_far_as_autograd_knows(world):

@@ -1,17 +1,22 @@
 """Collectives on tensors, in place, with ``torch.distributed``'s names and signatures.
 
-Each function validates its tensors (type, device, dtype, list lengths),
-optionally checks that every rank passes the same shapes and dtypes to the
-same collective (one tiny all-gather; see ``init_process_group``), hands a
-contiguous buffer to the backend, and writes the result into the tensor's
-own storage (bumping its version counter, since the tensor changed in
-place). Collectives act on values only: they are not recorded by autograd.
+Each function validates its arguments (type, device, dtype, list lengths),
+then, with checks on (the default; see ``init_process_group``), every rank
+contributes a signature of its call to one tiny all-gather: which
+collective, op or source, dtype, shape, and whether its own arguments were
+valid. Ranks that disagree, or any rank whose arguments were refused, make
+every rank raise, so no rank is left waiting in a collective the others
+never enter. Then a contiguous buffer goes to the backend and the result is
+written into the tensor's own storage (bumping its version counter, since
+the tensor changed in place). MIN and MAX propagate NaN, identically on
+every rank. Collectives act on values only: they are not recorded by
+autograd.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,6 +25,7 @@ from brickwork.distributed.process_group import (
     ProcessGroup,
     ReduceOp,
     Work,
+    default_group,
     resolve_group,
 )
 from brickwork.nn.parameter import is_pending
@@ -31,9 +37,11 @@ __all__ = [
 ]
 
 _KINDS = {"all_reduce": 1, "broadcast": 2, "all_gather": 3, "all_gather_into_tensor": 4,
-          "reduce_scatter": 5, "reduce_scatter_tensor": 6}
+          "reduce_scatter": 5, "reduce_scatter_tensor": 6, "barrier": 7, "leave": 8}
 _OP_CODES = {op: i for i, op in enumerate(ReduceOp)}
 _MAX_DIMS = 8
+_HEAD = 6  # kind, extra, dtype, ndim, size, refused; then the shape
+_MESSAGE_BYTES = 512  # how much of a refused rank's error message the others are told
 
 
 def _finish(work: Work, async_op: bool) -> Work | None:
@@ -47,6 +55,8 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` across all ranks with ``op``; every rank gets the result, in place.
 
+    MIN and MAX propagate NaN: an element that is NaN on any rank is NaN on every rank.
+
     >>> import brickwork as bw
     >>> import brickwork.distributed as dist
     >>> dist.init_process_group("mpi")
@@ -56,13 +66,17 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
     tensor([1., 2.])
     >>> dist.destroy_process_group()
     """
-    pg = resolve_group(group, "all_reduce")
-    _check_tensor(pg, tensor, "all_reduce", "tensor")
-    op = _check_op(op, tensor, "all_reduce")
-    if pg.check_shapes:
-        _check_same(pg, "all_reduce", tensor, _OP_CODES[op])
+    pg = default_group("all_reduce")
+    with _Agreement(pg, "all_reduce") as agree:
+        _check_group(pg, group, "all_reduce")
+        _check_tensor(pg, tensor, "all_reduce", "tensor")
+        op = _check_op(op, tensor, "all_reduce")
+        agree.on(tensor, _OP_CODES[op])
     buf, write_back = _contiguous(tensor)
-    work = pg.backend.allreduce(buf, op, nonblocking=async_op)
+    packed, unpack = _with_nan_flags(tensor._device.xp, buf.reshape(1, -1), op)
+    work = pg.backend.allreduce(buf if unpack is None else packed, op, nonblocking=async_op)
+    if unpack is not None:
+        work.then(lambda: unpack(packed, buf.reshape(1, -1)))
     if op is ReduceOp.AVG:
         work.then(lambda: _divide(buf, pg.size()))
     work.then(write_back)
@@ -71,11 +85,12 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
 
 def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = False) -> Work | None:
     """Copy rank ``src``'s ``tensor`` into ``tensor`` on every other rank."""
-    pg = resolve_group(group, "broadcast")
-    _check_tensor(pg, tensor, "broadcast", "tensor")
-    _check_rank(pg, src, "broadcast", "src")
-    if pg.check_shapes:
-        _check_same(pg, "broadcast", tensor, int(src))
+    pg = default_group("broadcast")
+    with _Agreement(pg, "broadcast") as agree:
+        _check_group(pg, group, "broadcast")
+        _check_tensor(pg, tensor, "broadcast", "tensor")
+        _check_rank(pg, src, "broadcast", "src")
+        agree.on(tensor, int(src))
     buf, write_back = _contiguous(tensor)
     work = pg.backend.broadcast(buf, int(src), nonblocking=async_op)
     work.then(write_back)
@@ -85,11 +100,12 @@ def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = Fals
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Fill ``tensor_list[r]`` with rank ``r``'s ``tensor``, on every rank."""
-    pg = resolve_group(group, "all_gather")
-    _check_tensor(pg, tensor, "all_gather", "tensor")
-    _check_list(pg, tensor_list, tensor, "all_gather", "tensor_list")
-    if pg.check_shapes:
-        _check_same(pg, "all_gather", tensor, 0)
+    pg = default_group("all_gather")
+    with _Agreement(pg, "all_gather") as agree:
+        _check_group(pg, group, "all_gather")
+        _check_tensor(pg, tensor, "all_gather", "tensor")
+        _check_list(pg, tensor_list, tensor, "all_gather", "tensor_list")
+        agree.on(tensor, 0)
     xp = tensor._device.xp
     send = xp.ascontiguousarray(tensor._data)
     recv = xp.empty((pg.size(), *tensor._data.shape), dtype=tensor._data.dtype)
@@ -110,14 +126,15 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: A
 
     ``output_tensor`` has shape ``(world_size * n, ...)`` or ``(world_size, n, ...)``.
     """
-    pg = resolve_group(group, "all_gather_into_tensor")
     where = "all_gather_into_tensor"
-    _check_tensor(pg, input_tensor, where, "input_tensor")
-    _check_tensor(pg, output_tensor, where, "output_tensor")
-    _check_pair(output_tensor, input_tensor, where, _gathered_shapes(input_tensor, pg.size()),
-                "output_tensor", "input_tensor")
-    if pg.check_shapes:
-        _check_same(pg, where, input_tensor, 0)
+    pg = default_group(where)
+    with _Agreement(pg, where) as agree:
+        _check_group(pg, group, where)
+        _check_tensor(pg, input_tensor, where, "input_tensor")
+        _check_tensor(pg, output_tensor, where, "output_tensor")
+        _check_pair(output_tensor, input_tensor, where, _gathered_shapes(input_tensor, pg.size()),
+                    "output_tensor", "input_tensor")
+        agree.on(input_tensor, 0)
     send = input_tensor._device.xp.ascontiguousarray(input_tensor._data)
     recv, write_back = _contiguous(output_tensor)
     work = pg.backend.allgather(send, recv, nonblocking=async_op)
@@ -128,35 +145,43 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: A
 def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = ReduceOp.SUM,
                    group: Any = None, async_op: bool = False) -> Work | None:
     """Reduce ``input_list[r]`` across ranks with ``op``; rank ``r`` gets the result in ``output``."""
-    pg = resolve_group(group, "reduce_scatter")
-    _check_tensor(pg, output, "reduce_scatter", "output")
-    _check_list(pg, input_list, output, "reduce_scatter", "input_list")
-    op = _check_op(op, output, "reduce_scatter")
-    if pg.check_shapes:
-        _check_same(pg, "reduce_scatter", output, _OP_CODES[op])
+    pg = default_group("reduce_scatter")
+    with _Agreement(pg, "reduce_scatter") as agree:
+        _check_group(pg, group, "reduce_scatter")
+        _check_tensor(pg, output, "reduce_scatter", "output")
+        _check_list(pg, input_list, output, "reduce_scatter", "input_list")
+        op = _check_op(op, output, "reduce_scatter")
+        agree.on(output, _OP_CODES[op])
     send = output._device.xp.stack([t._data for t in input_list])
-    recv, write_back = _contiguous(output)
-    work = pg.backend.reduce_scatter(send, recv, op, nonblocking=async_op)
-    if op is ReduceOp.AVG:
-        work.then(lambda: _divide(recv, pg.size()))
-    work.then(write_back)
-    return _finish(work, async_op)
+    return _reduce_scatter(pg, send, output, op, async_op)
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp.SUM,
                           group: Any = None, async_op: bool = False) -> Work | None:
     """Like ``reduce_scatter`` with the inputs as one tensor of shape ``(world_size * n, ...)``."""
-    pg = resolve_group(group, "reduce_scatter_tensor")
     where = "reduce_scatter_tensor"
-    _check_tensor(pg, input, where, "input")
-    _check_tensor(pg, output, where, "output")
-    _check_pair(input, output, where, _gathered_shapes(output, pg.size()), "input", "output")
-    op = _check_op(op, output, where)
-    if pg.check_shapes:
-        _check_same(pg, where, output, _OP_CODES[op])
+    pg = default_group(where)
+    with _Agreement(pg, where) as agree:
+        _check_group(pg, group, where)
+        _check_tensor(pg, input, where, "input")
+        _check_tensor(pg, output, where, "output")
+        _check_pair(input, output, where, _gathered_shapes(output, pg.size()), "input", "output")
+        op = _check_op(op, output, where)
+        agree.on(output, _OP_CODES[op])
     send = input._device.xp.ascontiguousarray(input._data)
+    return _reduce_scatter(pg, send, output, op, async_op)
+
+
+def _reduce_scatter(pg: ProcessGroup, send: Any, output: Tensor, op: ReduceOp, async_op: bool) -> Work | None:
     recv, write_back = _contiguous(output)
-    work = pg.backend.reduce_scatter(send, recv, op, nonblocking=async_op)
+    xp = output._device.xp
+    packed, unpack = _with_nan_flags(xp, send.reshape(pg.size(), -1), op)
+    if unpack is None:
+        work = pg.backend.reduce_scatter(send, recv, op, nonblocking=async_op)
+    else:
+        packed_recv = xp.empty((1, packed.shape[1]), dtype=packed.dtype)
+        work = pg.backend.reduce_scatter(packed, packed_recv, op, nonblocking=async_op)
+        work.then(lambda: unpack(packed_recv, recv.reshape(1, -1)))
     if op is ReduceOp.AVG:
         work.then(lambda: _divide(recv, pg.size()))
     work.then(write_back)
@@ -164,14 +189,28 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
 
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -> Work | None:
-    """Wait until every rank has reached this call."""
-    pg = resolve_group(group, "barrier")
+    """Wait until every rank has reached this call (checked against the others' calls like any collective)."""
+    pg = default_group("barrier")
+    with _Agreement(pg, "barrier") as agree:
+        _check_group(pg, group, "barrier")
+        agree.on(None, 0)
     pg.backend.barrier()
     return Work() if async_op else None
 
 
+def agree_to_leave(pg: ProcessGroup, where: str) -> None:
+    """The check a rank makes when it leaves: raises on every rank if another is still in a collective."""
+    with _Agreement(pg, where, kind="leave") as agree:
+        agree.on(None, 0)
+
+
 # ---------------------------------------------------------------------------
 # checks and helpers
+
+
+def _check_group(pg: ProcessGroup, group: Any, where: str) -> None:
+    if group is not None and group is not pg:
+        resolve_group(group, where)  # raises, naming the group
 
 
 def _check_tensor(pg: ProcessGroup, t: Any, where: str, name: str) -> None:
@@ -244,39 +283,91 @@ def _describe(t: Tensor) -> str:
     return f"{t.dtype.name} {tuple(t._data.shape)} on {t._device}"
 
 
-def _signature(kind: str, t: Tensor, extra: int) -> np.ndarray:
-    shape = tuple(t._data.shape)
-    sig = np.full(5 + _MAX_DIMS, -1, dtype=np.int64)
-    sig[:5] = (_KINDS[kind], extra, np.dtype(t._data.dtype).num, len(shape), t._data.size)
-    sig[5:5 + min(len(shape), _MAX_DIMS)] = shape[:_MAX_DIMS]
+def _signature(kind: str, t: Tensor | None, extra: int, refused: bool) -> np.ndarray:
+    sig = np.full(_HEAD + _MAX_DIMS, -1, dtype=np.int64)
+    sig[0], sig[5] = _KINDS[kind], int(refused)
+    if refused:
+        return sig  # the rest is unknown: this rank's own arguments were refused
+    sig[1] = extra
+    if t is not None:
+        shape = tuple(t._data.shape)
+        sig[2:5] = (np.dtype(t._data.dtype).num, len(shape), t._data.size)
+        sig[_HEAD:_HEAD + min(len(shape), _MAX_DIMS)] = shape[:_MAX_DIMS]
     return sig
 
 
-def _check_same(pg: ProcessGroup, where: str, t: Tensor, extra: int) -> None:
-    """Raise, on every rank alike, if the ranks are not in the same collective with equal tensors."""
-    mine = _signature(where, t, extra)
-    rows = pg.backend.allgather_host(mine)
-    if (rows == rows[0]).all():
-        return
+class _Agreement:
+    """``with _Agreement(pg, where) as agree: <local checks>; agree.on(tensor, extra)``.
+
+    On leaving the block every rank all-gathers its signature (with checks
+    on). A local check that raised becomes a "refused" signature, and the
+    first 512 bytes of its message travel to the others in a second
+    all-gather (every rank sees the flag, so every rank takes part): the
+    refused rank raises its own error, the others a DistributedError quoting
+    it. Signatures that differ raise one DistributedError naming each rank's
+    call. Nothing is sent by the collective itself in either case, so the
+    group stays usable.
+    """
+
+    def __init__(self, pg: ProcessGroup, where: str, kind: str | None = None) -> None:
+        self.pg, self.where, self.kind = pg, where, kind or where
+        self.tensor: Tensor | None = None
+        self.extra: int | None = None
+
+    def __enter__(self) -> _Agreement:
+        return self
+
+    def on(self, tensor: Tensor | None, extra: int) -> None:
+        """The call this rank is about to make: its tensor (None for barrier) and op, source or 0."""
+        self.tensor, self.extra = tensor, extra
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
+        if not self.pg.check_shapes or (exc_type is not None and not issubclass(exc_type, Exception)):
+            return False  # without checks a local error is this rank's alone, as it always was
+        refused = exc is not None
+        mine = _signature(self.kind, self.tensor, self.extra or 0, refused)
+        rows = self.pg.backend.allgather_host(mine, f"{self.where} (the check that all ranks agree)")
+        if rows[:, 5].any():
+            text = f"{type(exc).__name__}: {exc}" if refused else ""
+            note = np.zeros(_MESSAGE_BYTES, dtype=np.uint8)
+            encoded = text.encode("utf-8", "replace")[:_MESSAGE_BYTES]
+            note[:len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
+            notes = self.pg.backend.allgather_host(note, f"{self.where} (the check that all ranks agree)")
+            if refused:
+                return False  # this rank's own error, traceback and all
+            said = "; ".join(f"rank {r}: {_note_text(notes[r])}" for r in range(len(rows)) if rows[r, 5])
+            raise DistributedError(
+                f"{self.where}: another rank's arguments were refused ({said}); every rank raises, "
+                "and no data was exchanged"
+            )
+        if (rows == rows[0]).all():
+            return False
+        details = "; ".join(_describe_call(r, row) for r, row in enumerate(rows))
+        raise DistributedError(
+            f"{self.where}: the ranks disagree ({details}). Every rank must call the same collectives "
+            "in the same order, with tensors of the same shape and dtype"
+        )
+
+
+def _note_text(note: np.ndarray) -> str:
+    return bytes(note).rstrip(b"\0").decode("utf-8", "replace")
+
+
+def _describe_call(rank: int, row: np.ndarray) -> str:
     names = {code: name for name, code in _KINDS.items()}
-    ops = list(ReduceOp)
-
-    def describe(rank: int, row: np.ndarray) -> str:
-        kind = names.get(int(row[0]), "?")
-        ndim = int(row[3])
-        shape = tuple(int(s) for s in row[5:5 + min(ndim, _MAX_DIMS)])
-        text = f"rank {rank}: {kind} of {_dtype_name(int(row[2]))} {shape}"
-        if kind in ("all_reduce", "reduce_scatter", "reduce_scatter_tensor"):
-            text += f" with {ops[int(row[1])].name}"
-        elif kind == "broadcast":
-            text += f" from src {int(row[1])}"
-        return text
-
-    details = "; ".join(describe(r, row) for r, row in enumerate(rows))
-    raise DistributedError(
-        f"{where}: the ranks disagree ({details}). Every rank must call the same collectives in "
-        "the same order, with tensors of the same shape and dtype"
-    )
+    kind = names.get(int(row[0]), "?")
+    if kind == "leave":
+        return f"rank {rank}: left the group (destroy_process_group, or the end of its program)"
+    if kind == "barrier":
+        return f"rank {rank}: barrier"
+    ndim = int(row[3])
+    shape = tuple(int(v) for v in row[_HEAD:_HEAD + min(ndim, _MAX_DIMS)])
+    text = f"rank {rank}: {kind} of {_dtype_name(int(row[2]))} {shape}"
+    if kind in ("all_reduce", "reduce_scatter", "reduce_scatter_tensor"):
+        text += f" with {list(ReduceOp)[int(row[1])].name}"
+    elif kind == "broadcast":
+        text += f" from src {int(row[1])}"
+    return text
 
 
 def _dtype_name(num: int) -> str:
@@ -308,3 +399,27 @@ def _contiguous(t: Tensor) -> tuple[Any, Any]:
 
 def _divide(buf: Any, size: int) -> None:
     buf /= size
+
+
+def _with_nan_flags(xp: Any, rows: Any, op: ReduceOp) -> tuple[Any, Any]:
+    """For MIN/MAX on floating data: ``rows`` (parts, m) packed with a NaN flag per element, and the unpacker.
+
+    MPI's MIN/MAX (a C comparison) keep or drop a NaN depending on the order
+    of the operands, so ranks could end with different values and take
+    different branches. The flags (1 for MAX, -1 for MIN) reduce with the
+    same op to "NaN on some rank", so every rank writes NaN there. Other ops
+    and dtypes: ``(rows, None)``, nothing changes.
+    """
+    if op not in (ReduceOp.MIN, ReduceOp.MAX) or rows.dtype.kind != "f":
+        return rows, None
+    m = rows.shape[1]
+    nan = xp.isnan(rows)
+    neutral, flag = (-xp.inf, 1) if op is ReduceOp.MAX else (xp.inf, -1)
+    packed = xp.empty((rows.shape[0], 2 * m), dtype=rows.dtype)
+    packed[:, :m] = xp.where(nan, neutral, rows)
+    packed[:, m:] = nan * flag
+
+    def unpack(result: Any, out: Any) -> None:
+        out[...] = xp.where(result[:, m:] != 0, xp.nan, result[:, :m])
+
+    return packed, unpack

@@ -6,7 +6,9 @@ extra copies for contiguous CPU tensors. CUDA arrays are staged through host
 memory (explicitly, inside the collective: the tensor itself stays on its
 device), since the MPI wheels on PyPI are not CUDA-aware. The backend runs on
 its own duplicate of ``COMM_WORLD``, so user code that also uses mpi4py
-directly cannot mix its messages with brickwork's.
+directly cannot mix its messages with brickwork's. With a timeout
+(``init_process_group(timeout=...)``) even the blocking calls are made as
+their non-blocking twins and polled until the deadline.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from brickwork.distributed.process_group import DistributedError, ReduceOp, Work
 
 class MPIBackend:
     name = "mpi"
+    timeout_s: float | None = None  # set by init_process_group
 
     def __init__(self, MPI: Any) -> None:
         self.MPI = MPI
@@ -56,38 +59,38 @@ class MPIBackend:
     def allreduce(self, arr: Any, op: ReduceOp, what: str = "all_reduce", nonblocking: bool = True) -> Work:
         host, _ = self._stage(arr)
         wide = _widen(host)
-        call = self.comm.Iallreduce if nonblocking else self.comm.Allreduce
-        request = self._call(what, arr, call, self.MPI.IN_PLACE, wide, self._op(op, wide))
-        return _then_unstage(_then_narrow(Work(request), host, wide), arr, host)
+        work = self._start(what, arr, nonblocking, self.comm.Iallreduce, self.comm.Allreduce,
+                           self.MPI.IN_PLACE, wide, self._op(op, wide))
+        return _then_unstage(_then_narrow(work, host, wide), arr, host)
 
     def broadcast(self, arr: Any, src: int, what: str = "broadcast", nonblocking: bool = True) -> Work:
         host, _ = self._stage(arr)
-        request = self._call(what, arr, self.comm.Ibcast if nonblocking else self.comm.Bcast, host, src)
-        return _then_unstage(Work(request), arr, host)
+        work = self._start(what, arr, nonblocking, self.comm.Ibcast, self.comm.Bcast, host, src)
+        return _then_unstage(work, arr, host)
 
     def allgather(self, send: Any, recv: Any, what: str = "all_gather", nonblocking: bool = True) -> Work:
         host_send, _ = self._stage(send)
         host_recv, _ = self._stage(recv, copy=False)
-        call = self.comm.Iallgather if nonblocking else self.comm.Allgather
-        request = self._call(what, send, call, host_send, host_recv)
-        return _then_unstage(Work(request), recv, host_recv)
+        work = self._start(what, send, nonblocking, self.comm.Iallgather, self.comm.Allgather,
+                           host_send, host_recv)
+        return _then_unstage(work, recv, host_recv)
 
     def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp, what: str = "reduce_scatter",
                        nonblocking: bool = True) -> Work:
         host_send, _ = self._stage(send)
         host_recv, _ = self._stage(recv, copy=False)
         wide_send, wide_recv = _widen(host_send), _widen(host_recv)
-        call = self.comm.Ireduce_scatter_block if nonblocking else self.comm.Reduce_scatter_block
-        request = self._call(what, send, call, wide_send, wide_recv, self._op(op, wide_send))
-        return _then_unstage(_then_narrow(Work(request), host_recv, wide_recv), recv, host_recv)
+        work = self._start(what, send, nonblocking, self.comm.Ireduce_scatter_block,
+                           self.comm.Reduce_scatter_block, wide_send, wide_recv, self._op(op, wide_send))
+        return _then_unstage(_then_narrow(work, host_recv, wide_recv), recv, host_recv)
 
     def barrier(self) -> None:
-        self._call("barrier", None, self.comm.Barrier)
+        self._start("barrier", None, False, self.comm.Ibarrier, self.comm.Barrier).wait()
 
-    def allgather_host(self, arr: np.ndarray) -> np.ndarray:
+    def allgather_host(self, arr: np.ndarray, what: str = "collective check") -> np.ndarray:
         """Blocking all-gather of a small host array (shape checks): ``(size, *arr.shape)``."""
         out = np.empty((self.size, *arr.shape), dtype=arr.dtype)
-        self._call("all_gather", arr, self.comm.Allgather, arr, out)
+        self._start(what, arr, False, self.comm.Iallgather, self.comm.Allgather, arr, out).wait()
         return out
 
     # -- helpers ------------------------------------------------------------------------
@@ -100,6 +103,13 @@ class MPIBackend:
             return arr, False
         host = arr.get() if copy else np.empty(arr.shape, dtype=arr.dtype)
         return host, True
+
+    def _start(self, what: str, arr: Any, nonblocking: bool, start: Any, blocking: Any, *args: Any) -> Work:
+        """Run the blocking call, or start the non-blocking one (asked for, or to honour a timeout)."""
+        if nonblocking or self.timeout_s is not None:
+            return Work(self._call(what, arr, start, *args), self.timeout_s, what)
+        self._call(what, arr, blocking, *args)
+        return Work()
 
     def _call(self, what: str, arr: Any, fn: Any, *args: Any) -> Any:
         try:

@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend
-from brickwork.distributed.process_group import DistributedError, ReduceOp, Work
+from brickwork.distributed.process_group import DistributedError, ReduceOp, Work, wait_for
 
 
 class NCCLBackend:
     name = "nccl"
+    # set by init_process_group; bounds the MPI-side exchanges (collective checks), not NCCL's kernels
+    timeout_s: float | None = None
 
     def __init__(self, MPI: Any, world_size: int) -> None:
         self.nccl = _backend.nccl_module()  # raises "NCCL requested but no CUDA GPU is available"
@@ -135,10 +137,13 @@ class NCCLBackend:
         self.allreduce(token, ReduceOp.SUM, "barrier")
         self.cp.cuda.get_current_stream().synchronize()
 
-    def allgather_host(self, arr: np.ndarray) -> np.ndarray:
+    def allgather_host(self, arr: np.ndarray, what: str = "collective check") -> np.ndarray:
         """Blocking all-gather of a small host array (shape checks): ``(size, *arr.shape)``."""
         if self.mpi_comm is None:
             return arr[None].copy()
         out = np.empty((self.size, *arr.shape), dtype=arr.dtype)
-        self.mpi_comm.Allgather(arr, out)
+        if self.timeout_s is None:
+            self.mpi_comm.Allgather(arr, out)
+        else:
+            wait_for(self.mpi_comm.Iallgather(arr, out), self.timeout_s, what)
         return out

@@ -4,11 +4,15 @@
 through CuPy), takes the rank and world size from the MPI launcher, and, when
 there are several ranks, makes an uncaught exception on any rank abort the
 whole job (``MPI_Abort``) instead of leaving the others waiting forever in a
-collective.
+collective, and a rank whose program ends without ``destroy_process_group``
+checks on its way out that the others are leaving too (else it aborts the
+job). An opt-in ``timeout`` bounds how long any collective may wait.
 """
 
 from __future__ import annotations
 
+import atexit
+import datetime
 import enum
 import os
 import sys
@@ -74,14 +78,18 @@ class Work:
     ``wait()`` blocks until the data has arrived (MPI) or is ordered on the
     current CUDA stream (NCCL), then runs the finishing steps (averaging,
     copying back into a non-contiguous tensor). Backends make one per call.
+    With a timeout (``init_process_group(timeout=...)``) an MPI request is
+    polled and ``wait()`` raises :class:`DistributedError` once it is over.
     """
 
-    __slots__ = ("_request", "_finishers", "_done")
+    __slots__ = ("_request", "_finishers", "_done", "_timeout_s", "_what")
 
-    def __init__(self, request: Any = None) -> None:
+    def __init__(self, request: Any = None, timeout_s: float | None = None, what: str = "collective") -> None:
         self._request = request  # an MPI Request, or None when the call is already complete
         self._finishers: list[Any] = []
         self._done = False
+        self._timeout_s = timeout_s
+        self._what = what
 
     def then(self, finish: Any) -> Work:
         """Run ``finish()`` once the transfer is complete (in order of registration)."""
@@ -98,10 +106,11 @@ class Work:
         return True
 
     def wait(self, timeout: Any = None) -> bool:
-        """Block until complete; returns True (``timeout`` is accepted for compatibility)."""
+        """Block until complete; returns True. ``timeout`` (seconds or a timedelta) overrides the group's."""
         if not self._done:
             if self._request is not None:
-                self._request.Wait()
+                limit = self._timeout_s if timeout is None else seconds(timeout, "Work.wait")
+                wait_for(self._request, limit, self._what)
             self._complete()
         return True
 
@@ -113,7 +122,39 @@ class Work:
             finish()
 
 
-_state: dict[str, Any] = {"group": None, "excepthook": None}
+_state: dict[str, Any] = {"group": None, "excepthook": None, "atexit": None}
+TIMEOUT_VARIABLE = "BRICKWORK_DISTRIBUTED_TIMEOUT"
+
+
+def seconds(timeout: Any, where: str) -> float | None:
+    """A timeout given as seconds or a ``datetime.timedelta``, checked; None for no timeout."""
+    if timeout is None:
+        return None
+    value = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{where}: timeout must be a positive number of seconds or a timedelta, "
+                         f"got {timeout!r}")
+    return float(value)
+
+
+def wait_for(request: Any, timeout_s: float | None, what: str) -> None:
+    """Wait for an MPI request; with a timeout, poll it and raise once the time is over."""
+    if timeout_s is None:
+        request.Wait()
+        return
+    deadline = time.monotonic() + timeout_s
+    pause = 1e-5
+    while not request.Test():  # Test() also drives MPI's progress
+        if time.monotonic() > deadline:
+            raise DistributedError(
+                f"{what}: not complete after {timeout_s:g} s (the timeout given to "
+                f"init_process_group or {TIMEOUT_VARIABLE}): another rank is not taking part (it "
+                "hangs, computes for longer than that, waits in a different collective without "
+                "checks, or has left). The process group cannot be used any more; left uncaught, "
+                "this error aborts the job"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 1e-3)
 
 
 def is_available() -> bool:
@@ -186,11 +227,17 @@ def init_process_group(
     without a launcher is a world of one rank.
 
     ``check_shapes`` (default on; ``BRICKWORK_DISTRIBUTED_CHECKS=0`` turns it
-    off) makes every collective first compare the shapes and dtypes of all
-    ranks' tensors with one tiny all-gather, so a mismatch raises a clear
-    error on every rank instead of returning garbage or hanging. ``timeout``
-    is accepted for compatibility; MPI collectives do not time out, and an
-    uncaught exception on any rank aborts the whole job instead.
+    off) makes every collective, ``barrier`` included, first compare the
+    call, shapes and dtypes of all ranks with one tiny all-gather, so a
+    mismatch, or an invalid argument on one rank, raises a clear error on
+    every rank instead of returning garbage or hanging.
+
+    ``timeout`` (seconds or a ``timedelta``; default none, or the
+    ``BRICKWORK_DISTRIBUTED_TIMEOUT`` environment variable in seconds) makes
+    a collective that has not completed in that time raise
+    :class:`DistributedError` (uncaught, it aborts the job). Without it MPI
+    collectives wait as long as it takes. An uncaught exception on any rank
+    aborts the whole job.
 
     >>> import brickwork.distributed as dist
     >>> dist.init_process_group("gloo")
@@ -216,6 +263,14 @@ def init_process_group(
     if check_shapes is None:
         setting = os.environ.get("BRICKWORK_DISTRIBUTED_CHECKS", "1").lower()
         check_shapes = setting not in ("0", "false", "off")
+    if timeout is None and os.environ.get(TIMEOUT_VARIABLE, "").strip():
+        text = os.environ[TIMEOUT_VARIABLE].strip()
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(f"init_process_group: {TIMEOUT_VARIABLE}={text!r} is not a number of "
+                             "seconds") from None
+    timeout_s = seconds(timeout, "init_process_group")
     if name == "mpi":
         from brickwork.distributed.mpi_backend import MPIBackend  # noqa: PLC0415
 
@@ -226,9 +281,12 @@ def init_process_group(
         mpi = _mpi_module("init_process_group(backend='nccl')") if launched_by_mpi() else None
         impl = NCCLBackend(mpi, world_size)
     _check_given(impl, world_size, rank)
-    _state["group"] = ProcessGroup(impl, bool(check_shapes))
+    impl.timeout_s = timeout_s
+    pg = ProcessGroup(impl, bool(check_shapes))
+    _state["group"] = pg
     if impl.size > 1:
         _install_abort_hook(impl)
+        _install_exit_check(pg)
 
 
 def _check_given(impl: Any, world_size: int, rank: int) -> None:
@@ -265,15 +323,63 @@ def _install_abort_hook(impl: Any) -> None:
     _state["excepthook"] = (abort_on_uncaught, previous)
 
 
-def destroy_process_group(group: Any = None) -> None:
-    """Leave the default process group (MPI itself stays up until the program exits)."""
-    pg = resolve_group(group, "destroy_process_group")
+def _install_exit_check(pg: ProcessGroup) -> None:
+    """At the end of the program, a group not destroyed is left as destroy_process_group would."""
+
+    def leave_at_exit() -> None:
+        if _state["group"] is not pg:
+            return  # destroyed (and perhaps another group made since)
+        impl = pg.backend
+        prefix = f"[brickwork rank {impl.rank}/{impl.size}]"
+        try:
+            if not pg.check_shapes:
+                raise DistributedError(
+                    "the program ended without destroy_process_group() and collective checks are "
+                    "off, so whether other ranks wait in a collective cannot be told"
+                )
+            _leave(pg, "the end of the program")
+        except DistributedError as exc:
+            sys.stderr.write(f"{prefix} {exc}; aborting all ranks so that none waits forever\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+            time.sleep(0.3)  # let the launcher forward the other ranks' errors before it kills the job
+            impl.abort(1)
+            return
+        _forget(pg)
+
+    atexit.register(leave_at_exit)
+    _state["atexit"] = leave_at_exit
+
+
+def _leave(pg: ProcessGroup, where: str) -> None:
+    """Agree with every rank that all are leaving; raises on every rank if one is still in a collective."""
+    if pg.check_shapes and pg.size() > 1:
+        from brickwork.distributed.collectives import agree_to_leave  # noqa: PLC0415 - imports this module
+
+        agree_to_leave(pg, where)
+
+
+def _forget(pg: ProcessGroup) -> None:
     hooks = _state["excepthook"]
     if hooks is not None and sys.excepthook is hooks[0]:
         sys.excepthook = hooks[1]
-    _state["excepthook"] = None
+    if _state["atexit"] is not None:
+        atexit.unregister(_state["atexit"])
+    _state["excepthook"] = _state["atexit"] = None
     _state["group"] = None
     pg.backend.shutdown()
+
+
+def destroy_process_group(group: Any = None) -> None:
+    """Leave the default process group (MPI itself stays up until the program exits).
+
+    With several ranks and collective checks on, this is itself a collective:
+    it returns once every rank is leaving, and raises on every rank if another
+    is still in a collective (that rank's program would otherwise wait forever).
+    """
+    pg = resolve_group(group, "destroy_process_group")
+    _leave(pg, "destroy_process_group")
+    _forget(pg)
 
 
 def get_rank(group: Any = None) -> int:

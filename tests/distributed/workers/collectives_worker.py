@@ -135,10 +135,88 @@ def check_mismatches(rank: int, world: int) -> None:
         assert "float64" in str(exc) and "float32" in str(exc), exc
     else:
         raise AssertionError("mismatched dtypes went unnoticed")
+    # barrier takes part in the agreement: all_reduce against barrier raises, not hangs
+    try:
+        if rank == 0:
+            dist.all_reduce(bw.ones(2))
+        else:
+            dist.barrier()
+    except dist.DistributedError as exc:
+        text = str(exc)
+        assert "rank 0: all_reduce of float32 (2,) with SUM" in text and "rank 1: barrier" in text, text
+    else:
+        raise AssertionError("all_reduce against barrier went unnoticed")
+    check_refused_arguments(rank, world)
     # the group still works after the errors (nothing was sent)
     t = bw.ones(1)
     dist.all_reduce(t)
     assert t.item() == world
+
+
+def check_refused_arguments(rank: int, world: int) -> None:
+    """An argument refused on rank 1 alone: rank 1 raises its own error, the others a DistributedError."""
+    cases = [
+        ("all_gather", lambda: dist.all_gather([bw.zeros(2)] * (world + (rank == 1)), bw.ones(2)),
+         ValueError, "tensor_list has"),
+        ("all_gather", lambda: dist.all_gather([bw.zeros(3 if rank == 1 else 2)] * world, bw.ones(2)),
+         ValueError, "tensor_list[0] is float32 (3,)"),
+        ("all_reduce", lambda: dist.all_reduce(bw.ones(2), op="max" if rank == 1 else ReduceOp.MAX),
+         TypeError, "op must be a ReduceOp"),
+        ("broadcast", lambda: dist.broadcast(bw.ones(2), world if rank == 1 else 0),
+         ValueError, "src must be a rank"),
+        ("all_gather_into_tensor",
+         lambda: dist.all_gather_into_tensor(bw.zeros(2 * world + (rank == 1)), bw.ones(2)),
+         ValueError, "expected output_tensor of shape"),
+        ("reduce_scatter",
+         lambda: dist.reduce_scatter(bw.zeros(2), [] if rank == 1 else [bw.ones(2)] * world),
+         ValueError, "input_list has 0 tensor"),
+        ("barrier", lambda: dist.barrier(group=object() if rank == 1 else None),
+         dist.DistributedError, "unknown process group"),
+    ]
+    for where, call, error, needle in cases:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - the type is what is checked
+            text = str(exc)
+            if rank == 1:
+                assert type(exc) is error and needle in text, (where, exc)
+            else:
+                assert type(exc) is dist.DistributedError, (where, exc)
+                said = f"{where}: another rank's arguments were refused (rank 1: {error.__name__}: "
+                assert said in text, text
+                assert needle in text, (where, text)
+        else:
+            raise AssertionError(f"{where}: an argument refused on rank 1 went unnoticed on rank {rank}")
+
+
+def check_nan_min_max(rank: int, world: int) -> None:
+    """MIN/MAX with a NaN on one rank: NaN on every rank, the other elements reduced as usual."""
+    for dtype in (bw.float32, bw.float64, bw.float16):
+        for op in (ReduceOp.MAX, ReduceOp.MIN):
+            values = [1.0 + rank, -2.0 * rank, float(rank)]
+            if rank == world - 1:
+                values[0] = float("nan")
+            if rank == 0:
+                values[2] = float("nan")
+            t = bw.tensor(values, dtype=dtype)
+            dist.all_reduce(t, op=op)
+            got = t.double().numpy()
+            pick = max if op is ReduceOp.MAX else min
+            assert np.isnan(got[0]) and np.isnan(got[2]), (op, dtype, got)
+            assert got[1] == pick(-2.0 * r for r in range(world)), (op, dtype, got)
+            # every rank holds the same bits
+            rows = [bw.zeros(3, dtype=dtype) for _ in range(world)]
+            dist.all_gather(rows, t)
+            for row in rows:
+                np.testing.assert_array_equal(row.numpy(), t.numpy())
+    # reduce_scatter too: rank i's part is NaN where any rank's part for i is
+    out = bw.zeros(2)
+    parts = [bw.tensor([float(rank), float("nan") if rank == 1 else -1.0]) for _ in range(world)]
+    dist.reduce_scatter(out, parts, op=ReduceOp.MAX)
+    assert out[0].item() == world - 1 and np.isnan(out[1].item()), out
+    out = bw.zeros(2)
+    dist.reduce_scatter_tensor(out, bw.cat(parts), op=ReduceOp.MIN)
+    assert out[0].item() == 0 and np.isnan(out[1].item()), out
 
 
 def main() -> None:
@@ -151,6 +229,7 @@ def main() -> None:
     check_all_gather(rank, world)
     check_reduce_scatter(rank, world)
     check_mismatches(rank, world)
+    check_nan_min_max(rank, world)
     dist.barrier()
     dist.destroy_process_group()
     assert not dist.is_initialized()

@@ -244,7 +244,19 @@ class MNIST(ImageClassification):
         missing = [(name, md5) for name, md5 in self.resources if not self._present(name)]
         if not missing:
             return
+        created = [f for f in (self.raw_folder, *self.raw_folder.parents) if not f.exists()]
         self.raw_folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._fetch_missing(missing)
+        except BaseException:
+            for folder in created:  # deepest first; a failed download leaves no empty folders behind
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (a file did arrive, or someone else's), or gone already
+                    break
+            raise
+
+    def _fetch_missing(self, missing: list[tuple[str, str]]) -> None:
         for name, md5 in missing:
             errors = []
             for mirror in self.mirrors:
