@@ -161,3 +161,35 @@ import builtins as _builtins  # noqa: E402
 
 builtins_bool = _builtins.bool
 builtins_int = _builtins.int
+
+
+# --- public names (scripts/update_all.py writes this list; tests/test_typing.py checks it) ---
+__all__ = [
+    "BoolTensor", "ByteTensor", "DoubleTensor", "FloatTensor", "Generator", "HalfTensor", "IntTensor",
+    "LongTensor", "Size", "SyncError", "Tensor", "abs", "add", "addcdiv", "addcmul", "all", "allclose",
+    "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "argwhere", "as_tensor", "asarray",
+    "autograd", "bernoulli", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "bmm", "bool",
+    "broadcast_tensors", "broadcast_to", "builtins_bool", "builtins_int", "cat", "ceil", "chunk", "clamp",
+    "clamp_max", "clamp_min", "clip", "clone", "concat", "concatenate", "cos", "cosh", "count_nonzero",
+    "cuda", "cumsum", "data", "device", "distributed", "div", "divide", "dot", "double", "dtypes", "einsum",
+    "empty", "empty_like", "enable_grad", "eq", "equal", "erf", "exp", "expand", "expm1", "eye", "flatten",
+    "flip", "fliplr", "flipud", "float", "float16", "float32", "float64", "floor", "floor_divide", "fmod",
+    "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype", "get_rng_state", "gt", "half",
+    "hstack", "index_select", "inference_mode", "initial_seed", "inner", "int", "int16", "int32", "int64",
+    "int8", "io", "is_floating_point", "is_grad_enabled", "is_tensor", "isclose", "isfinite", "isinf",
+    "isnan", "le", "lerp", "linspace", "load", "load_model", "log", "log10", "log1p", "log2", "log_softmax",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logspace", "logsumexp", "long", "lt",
+    "manual_seed", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply", "mv", "nan_to_num", "narrow", "ne",
+    "neg", "negative", "nn", "no_grad", "nonzero", "norm", "normal", "numel", "ones", "ones_like", "optim",
+    "outer", "pad", "permute", "pow", "prod", "promote_types", "rand", "rand_like", "randint",
+    "randint_like", "randn", "randn_like", "random", "randperm", "ravel", "reciprocal", "relu", "remainder",
+    "repeat_interleave", "reshape", "result_type", "roll", "round", "rsqrt", "save", "save_model",
+    "scatter", "scatter_add", "seed", "select", "serializable", "set_grad_enabled", "set_printoptions",
+    "set_rng_state", "short", "sigmoid", "sign", "sin", "sinh", "softmax", "sort", "split", "sqrt",
+    "square", "squeeze", "stack", "std", "std_mean", "sub", "subtract", "sum", "swapaxes", "swapdims",
+    "sync_guard", "t", "take_along_dim", "tan", "tanh", "tensor", "tensor_split", "tile", "topk", "train",
+    "transpose", "tril", "triu", "true_divide", "trunc", "try_all_gpus", "try_gpu", "uint8", "unbind",
+    "unflatten", "unsqueeze", "utils", "var", "var_mean", "vstack", "where", "zeros", "zeros_like",
+]
+# --- end of public names ---
