@@ -90,3 +90,27 @@ def test_utils_data_is_the_data_package():
 
     assert data is bw.data is again
     assert bw.utils.data.DataLoader is bw.data.DataLoader
+
+
+def test_summary_rows_add_up_with_multihead_attention_and_a_module_used_twice():
+    shared = bw.nn.Linear(8, 8)
+
+    class Net(bw.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = bw.nn.MultiheadAttention(8, 2, batch_first=True)
+            self.body = bw.nn.Sequential(shared, bw.nn.ReLU(), bw.nn.Linear(8, 8), shared)
+
+        def forward(self, x):
+            return self.body(self.attn(x, x, x)[0])
+
+    net = Net()
+    result = summary(net, (2, 5, 8))
+    names = [r["name"] for r in result.rows]
+    assert names == ["attn", "attn.out_proj", "body.0", "body.1", "body.2", "body.3"]
+    assert sum(r["params"] for r in result.rows) == result.total_params == sum(
+        p.numel() for p in net.parameters())
+    types = {r["name"]: r["type"] for r in result.rows}
+    assert types["attn"] == "MultiheadAttention" and types["attn.out_proj"] == "Linear"
+    assert "NonDynamicallyQuantizable" not in str(result)
+    assert [r["params"] for r in result.rows if r["name"].startswith("body.")] == [72, 0, 72, 0]

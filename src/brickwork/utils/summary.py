@@ -125,15 +125,22 @@ def summary(model: Any, input_size: Sequence[int] | Sequence[Sequence[int]] | No
     calls: list[tuple[str, Any]] = []
     outputs: dict[int, Any] = {}
     handles = []
-    names = {id(m): name for name, m in model.named_modules()}
+    # a module registered under several names (used twice) takes its names in turn, call by call
+    names: dict[int, list[str]] = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), []).append(name)
+    times_called: dict[int, int] = {}
 
     def before(module: Any, args: Any) -> None:
-        calls.append((names.get(id(module), "?"), module))
+        k = times_called.get(id(module), 0)
+        times_called[id(module)] = k + 1
+        own_names = names.get(id(module), ["?"])
+        calls.append((own_names[min(k, len(own_names) - 1)], module))
 
     def after(module: Any, args: Any, out: Any) -> None:
         outputs[_last_call(calls, module)] = _shapes(out)
 
-    for _, module in model.named_modules():
+    for _, module in model.named_modules():  # one hook pair per module, however often it is registered
         if module is model:
             continue
         handles.append(module.register_forward_pre_hook(before))
@@ -160,17 +167,18 @@ def summary(model: Any, input_size: Sequence[int] | Sequence[Sequence[int]] | No
     called = set()
     for i, (name, module) in enumerate(calls):
         called.add(id(module))
-        if any(True for _ in module.children()):
+        own_params = list(module.parameters(recurse=False))
+        if any(True for _ in module.children()) and not own_params:
             continue  # containers: their layers have rows of their own
-        own = 0
-        for p in module.parameters(recurse=False):
+        own = 0  # a layer with children of its own (MultiheadAttention) keeps its direct parameters here
+        for p in own_params:
             if id(p) not in counted:
                 counted.add(id(p))
                 own += p.numel()
-        rows.append({"name": name or type(module).__name__, "type": type(module).__name__,
+        rows.append({"name": name or _type_name(module), "type": _type_name(module),
                      "output_shape": outputs.get(i), "params": own})
     if not rows:  # a model without sub-modules: one row for itself
-        rows.append({"name": type(model).__name__, "type": type(model).__name__,
+        rows.append({"name": _type_name(model), "type": _type_name(model),
                      "output_shape": _shapes(result), "params": sum(p.numel() for p in model.parameters())})
     unused = [name for name, m in model.named_modules()
               if m is not model and id(m) not in called and not any(True for _ in m.children())]
@@ -178,7 +186,20 @@ def summary(model: Any, input_size: Sequence[int] | Sequence[Sequence[int]] | No
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     param_bytes = sum(p.numel() * p.element_size() for p in params)
-    return ModelSummary(type(model).__name__, shapes, rows, total, trainable, tied, unused, param_bytes)
+    return ModelSummary(_type_name(model), shapes, rows, total, trainable, tied, unused, param_bytes)
+
+
+def _type_name(module: Any) -> str:
+    """The class name a user knows: brickwork's internal subclasses (MultiheadAttention's
+    ``NonDynamicallyQuantizableLinear``) show as the public ``brickwork.nn`` class they extend."""
+    import brickwork.nn as nn
+
+    for cls in type(module).__mro__:
+        if not cls.__module__.startswith("brickwork."):
+            return cls.__name__  # the user's own class
+        if getattr(nn, cls.__name__, None) is cls:
+            return cls.__name__
+    return type(module).__name__
 
 
 def _last_call(calls: list[tuple[str, Any]], module: Any) -> int:
