@@ -144,3 +144,20 @@ def test_tuning_tries_each_direction_on_both_paths_then_the_faster_one_stays(mon
     assert runs[4:] == [choice, choice]
     for out in outs[1:]:
         np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_onednn_threads_follow_the_blas_thread_count():
+    code = ("import ctypes, brickwork as bw, brickwork.nn.functional as F\n"
+            "from brickwork._blas import blas_threads\n"
+            "omp = ctypes.CDLL('libgomp.so.1')\n"
+            "x, w = bw.ones(1, 1, 5, 5), bw.ones(1, 1, 3, 3)\n"
+            "with blas_threads(1):\n"
+            "    F.conv2d(x, w); inside = omp.omp_get_max_threads()\n"
+            "with blas_threads(2):\n"
+            "    F.conv2d(x, w); print(inside, omp.omp_get_max_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**env, "PYTHONPATH": SRC})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1", "2"]

@@ -16,8 +16,8 @@ How it is used:
 * Primitives (and their reorders) are created once per geometry and kept in a
   bounded cache: ``(direction, shapes, strides, stride, padding, dilation, groups)``.
 * Only float32 on the CPU goes here; everything else stays on the NumPy path.
-* oneDNN's OpenMP threads are set to OpenBLAS's thread count, so the two pools
-  never ask for more cores than the user gave BLAS.
+* oneDNN's OpenMP threads follow OpenBLAS's thread count (checked at each call),
+  so the two pools never ask for more cores than the user gave BLAS.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class _Library:
         self.attr = self._create("dnnl_primitive_attr_create")
         self.check(self.lib.dnnl_primitive_attr_set_scratchpad_mode(self.attr, _SCRATCHPAD_USER),
                    "dnnl_primitive_attr_set_scratchpad_mode")
-        _match_openmp_threads()
+        self.match_threads = _ThreadMatch()
 
     def check(self, status: int, call: str) -> None:
         if status != 0:
@@ -189,38 +189,33 @@ class _Primitive:
         self.scratchpad_size = lib.lib.dnnl_memory_desc_get_size(md) if md else 0
 
 
-def _match_openmp_threads() -> None:
-    """Give oneDNN's OpenMP pool OpenBLAS's thread count (unless the user set OMP_NUM_THREADS)."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return
-    threads = _openblas_threads()
-    if threads is None:
-        return
-    try:
-        gomp = ctypes.CDLL("libgomp.so.1")
-        gomp.omp_set_num_threads(ctypes.c_int(threads))
-    except (OSError, AttributeError):
-        pass
+class _ThreadMatch:
+    """Keeps oneDNN's OpenMP pool at OpenBLAS's thread count, checked before each convolution (two
+    C calls), so a change of BLAS threads (threadpoolctl, ``bw.set_num_threads``, the demo's own
+    setting) carries over. A user's ``OMP_NUM_THREADS`` is left to OpenMP itself."""
 
+    def __init__(self) -> None:
+        from brickwork._blas import _loaded_openblas
 
-def _openblas_threads() -> int | None:
-    """OpenBLAS's thread count, read through its own API in the library NumPy loaded."""
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = {line.split()[-1] for line in fh if "openblas" in line.rsplit("/", 1)[-1]}
-    except OSError:
-        return None
-    for path in sorted(paths):
+        self.get_blas = self.set_omp = None
+        self.current = -1
+        if os.environ.get("OMP_NUM_THREADS", "").strip():
+            return
+        libraries = _loaded_openblas()
         try:
-            blas = ctypes.CDLL(path)
+            gomp = ctypes.CDLL("libgomp.so.1")
         except OSError:
-            continue
-        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                     "openblas_get_num_threads"):
-            fn = getattr(blas, name, None)
-            if fn is not None:
-                return int(fn())
-    return None
+            return
+        if libraries and hasattr(gomp, "omp_set_num_threads"):
+            self.get_blas, self.set_omp = libraries[0][1], gomp.omp_set_num_threads
+
+    def __call__(self) -> None:
+        if self.get_blas is None:
+            return
+        threads = int(self.get_blas())
+        if threads != self.current and threads > 0:
+            self.set_omp(ctypes.c_int(threads))
+            self.current = threads
 
 
 def _find_library() -> str | None:
@@ -439,6 +434,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out_shap
     """``conv2d(x, w, bias)`` as a C-contiguous NCHW array (``x`` in any strided layout)."""
     lib = _load()
     assert lib is not None
+    lib.match_threads()
     w = np.ascontiguousarray(w)
     plan = _forward_plan(lib, x.shape, _strides(x), w.shape, bias is not None, out_shape, stride, pads,
                          dilation, groups)
@@ -481,6 +477,7 @@ def conv_backward_data(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], s
     """The input gradient of ``conv2d`` (input shape ``x_shape``) as a C-contiguous NCHW array."""
     lib = _load()
     assert lib is not None
+    lib.match_threads()
     w = np.ascontiguousarray(w)
     contiguous = tuple(int(np.prod(x_shape[i + 1:])) for i in range(len(x_shape)))
     hint = _forward_plan(lib, x_shape, contiguous, w.shape, False, g.shape, stride, pads, dilation, groups)
@@ -527,6 +524,7 @@ def conv_backward_weights(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...]
     """The weight gradient (and the bias gradient when asked) of ``conv2d``."""
     lib = _load()
     assert lib is not None
+    lib.match_threads()
     hint = _forward_plan(lib, x.shape, _strides(x), w_shape, False, g.shape, stride, pads, dilation, groups)
     key = ("bwd_weights", x.shape, _strides(x), g.shape, _strides(g), w_shape, need_bias, stride, pads,
            dilation, groups)
