@@ -72,11 +72,7 @@ def block_of(path: str) -> str | None:
 def update(path: str, module: types.ModuleType) -> bool:
     with open(path) as fh:
         text = fh.read()
-    if module.__name__ == "brickwork.nn._catalogue":
-        names = catalogue_names(module)
-    else:
-        names = [n for n in public_names(module) if n != "__all__"]
-    new = render(names)
+    new = expected(path, module)
     old = block_of(path)
     if old == new:
         return False
@@ -97,7 +93,18 @@ def targets() -> list[tuple[str, types.ModuleType]]:
             (os.path.join(package, "nn", "__init__.py"), brickwork.nn)]
 
 
+def expected(path: str, module: types.ModuleType) -> str:
+    if module.__name__ == "brickwork.nn._catalogue":
+        return render(catalogue_names(module))
+    return render([n for n in public_names(module) if n != "__all__"])
+
+
 if __name__ == "__main__":
+    # run in a fresh process: what `import brickwork` alone defines (no submodule imported by others)
+    if sys.argv[1:] == ["--check"]:
+        stale = [path for path, module in targets() if block_of(path) != expected(path, module)]
+        print("out of date: " + ", ".join(stale) if stale else "up to date")
+        sys.exit(1 if stale else 0)
     changed = [path for path, module in targets() if update(path, module)]
     print("updated: " + ", ".join(changed) if changed else "up to date")
     sys.exit(0)
