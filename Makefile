@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --no-deps torchvision==0.28.0  # vision: the oracle of tests/vision (pure-Python parts)
 	touch $@
 
 demo: $(VENV)/.installed
