@@ -25,6 +25,9 @@ import numpy as np
 builtins_float, builtins_int, builtins_bool = float, int, bool
 
 
+repr_prefix = "brickwork"  # drop-in mode (brickwork.torch) sets "torch", so reprs read torch.float32
+
+
 class DType:
     """A tensor element type (``bw.float32``...), a thin name over a NumPy dtype."""
 
@@ -44,7 +47,7 @@ class DType:
         return 0 if self.np.kind == "b" else (2 if self.is_floating_point else 1)
 
     def __repr__(self) -> str:
-        return f"brickwork.{self.name}"
+        return f"{repr_prefix}.{self.name}"
 
     def __reduce__(self):
         return (get_dtype, (self.name,))
