@@ -780,7 +780,7 @@ def to_array(data: Any, dtype: dtypes.DType | None, device: _backend.Device) -> 
     if dtype is None:
         kind = arr.dtype.kind
         if kind == "f" and not native:
-            arr = arr.astype(np.float32)
+            arr = arr.astype(dtypes.DEFAULT_FLOAT.np)
         elif kind in "iu" and not native and arr.dtype != np.int64:
             arr = arr.astype(np.int64)
         elif kind == "O":

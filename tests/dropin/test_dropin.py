@@ -1,5 +1,6 @@
-"""Drop-in mode (brickwork.torch). The test session imports real torch as the oracle, so every
-check that needs ``import torch`` to mean brickwork runs in a fresh subprocess."""
+"""Drop-in mode (brickwork.torch; this folder is not named tests/torch because conftest puts tests/ on
+sys.path, where a torch/ folder would shadow the real torch). The test session imports real torch as
+the oracle, so every check that needs ``import torch`` to mean brickwork runs in a fresh subprocess."""
 
 from __future__ import annotations
 
