@@ -235,3 +235,33 @@ def test_outside_drop_in_mode_names_stay_brickwork():
     assert bw.Tensor.__module__ == "brickwork.tensor"
     assert isinstance(sys.modules.get("torch"), (types.ModuleType, type(None)))
     assert not hasattr(sys.modules.get("torch"), "_brickwork_target")
+
+
+def test_runtime_api_is_forwarded_in_drop_in_mode():
+    out = check("""
+        import brickwork.torch
+        brickwork.torch.install()
+        import torch
+        from torch import nn
+        torch.set_default_dtype(torch.float64)
+        print(torch.get_default_dtype(), torch.zeros(1).dtype, nn.Linear(1, 1).weight.dtype)
+        torch.set_default_dtype(torch.float32)
+        print(torch.finfo(torch.float32).eps, torch.iinfo(torch.int8).max)
+        torch.testing.assert_close(torch.ones(2), torch.ones(2))
+        torch.backends.cudnn.benchmark = True
+        print(torch.backends.cudnn.benchmark, torch.backends.mps.is_available(), torch.cuda.is_available())
+        net = nn.Linear(2, 1)
+        print(torch.compile(net) is net, torch.jit.script(net)(torch.ones(1, 2)).shape)
+        print(torch.hub.get_dir().endswith("hub"), torch.float32 == torch.float, torch.Tensor,
+              type(torch.ones(1).shape))
+        torch.set_printoptions(precision=2)
+        print(torch.tensor([1.23456]))
+    """)
+    assert out.splitlines() == [
+        "torch.float64 torch.float64 torch.float64",
+        "1.1920928955078125e-07 127",
+        "True False False",
+        "True torch.Size([1, 1])",
+        "True True <class 'torch.Tensor'> <class 'torch.Size'>",
+        "tensor([1.23])",
+    ]

@@ -30,6 +30,7 @@ from typing import Any
 import brickwork
 from brickwork import dtypes as _dtypes
 from brickwork.nn.parameter import Parameter as _Parameter
+from brickwork.tensor import Size as _Size
 from brickwork.tensor import Tensor as _Tensor
 
 __all__ = [
@@ -198,10 +199,12 @@ def install() -> None:
         repr_prefix=_dtypes.repr_prefix,
         tensor_module=_Tensor.__module__,
         parameter_module=_Parameter.__module__,
+        size_module=_Size.__module__,
     )
     _dtypes.repr_prefix = "torch"
     _Tensor.__module__ = "torch"
     _Parameter.__module__ = "torch.nn.parameter"
+    _Size.__module__ = "torch"
 
 
 def uninstall() -> None:
@@ -217,6 +220,7 @@ def uninstall() -> None:
     _dtypes.repr_prefix = _saved.pop("repr_prefix")
     _Tensor.__module__ = _saved.pop("tensor_module")
     _Parameter.__module__ = _saved.pop("parameter_module")
+    _Size.__module__ = _saved.pop("size_module")
 
 
 def load_ipython_extension(ipython: Any) -> None:
