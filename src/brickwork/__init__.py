@@ -119,6 +119,10 @@ from brickwork.io import load, load_model, save, save_model, serializable  # fil
 from brickwork import nn  # the module system (after the tensor API it builds on)
 from brickwork import data, optim, train, utils  # training: optimisers, data, helpers (issue 5)
 from brickwork import distributed  # several processes and machines (issue 8)
+from brickwork.runtime import (  # runtime settings with torch's names (issue 11, drop-in)
+    are_deterministic_algorithms_enabled, finfo, get_default_dtype, get_num_threads, iinfo,
+    set_default_dtype, set_num_threads, use_deterministic_algorithms,
+)
 
 __version__ = "0.1.0"
 
@@ -129,10 +133,6 @@ def is_tensor(obj: object) -> builtins_bool:
 
 def numel(input: Tensor) -> builtins_int:
     return input.numel()
-
-
-def get_default_dtype() -> dtypes.DType:
-    return dtypes.float32
 
 
 def is_floating_point(input: Tensor) -> builtins_bool:

@@ -13,14 +13,42 @@ EDGEITEMS = 3
 LINEWIDTH = 80
 
 
-def set_printoptions(precision: int | None = None, threshold: int | None = None,
-                     edgeitems: int | None = None, linewidth: int | None = None) -> None:
-    """Change how tensors print (``torch.set_printoptions``)."""
-    global PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH
-    PRECISION = PRECISION if precision is None else precision
-    THRESHOLD = THRESHOLD if threshold is None else threshold
-    EDGEITEMS = EDGEITEMS if edgeitems is None else edgeitems
-    LINEWIDTH = LINEWIDTH if linewidth is None else linewidth
+SCI_MODE: bool | None = None  # None: decide from the values, as torch does
+
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80},
+}
+
+
+def set_printoptions(precision: int | None = None, threshold: float | None = None,
+                     edgeitems: int | None = None, linewidth: int | None = None,
+                     profile: str | None = None, sci_mode: bool | None = None) -> None:
+    """Change how tensors print (``torch.set_printoptions``); a rejected call changes nothing.
+
+    ``profile`` ("default", "short", "full") sets all four numbers first; the others override it.
+    ``sci_mode`` True/False forces scientific/fixed notation; None lets the values decide.
+    """
+    global PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH, SCI_MODE
+    if profile is not None and profile not in _PROFILES:
+        raise ValueError(f"set_printoptions: unknown profile {profile!r}; "
+                         f"expected one of {sorted(_PROFILES)}")
+    new = dict(_PROFILES[profile]) if profile is not None else {
+        "precision": PRECISION, "threshold": THRESHOLD, "edgeitems": EDGEITEMS, "linewidth": LINEWIDTH}
+    for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                        ("linewidth", linewidth)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                name != "threshold" and not float(value).is_integer()):
+            raise TypeError(f"set_printoptions: {name} must be a non-negative integer, got {value!r}")
+        new[name] = value if name == "threshold" else int(value)
+    if sci_mode is not None and not isinstance(sci_mode, bool):
+        raise TypeError(f"set_printoptions: sci_mode must be True, False or None, got {sci_mode!r}")
+    PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = (
+        new["precision"], new["threshold"], new["edgeitems"], new["linewidth"])
+    SCI_MODE = sci_mode
 
 
 class _Formatter:
@@ -35,7 +63,7 @@ class _Formatter:
                 self.max_width = max(self.max_width, len(str(v)))
             return
         finite = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
-        if finite.size == 0:
+        if finite.size == 0:  # torch prints zeros as "0." even with sci_mode=True
             return
         mags = np.abs(finite)
         lo, hi = float(mags.min()), float(mags.max())
@@ -52,6 +80,11 @@ class _Formatter:
         else:
             widths = [len(f"{v:.{PRECISION}f}") for v in finite.tolist()]
         self.max_width = max(self.max_width, max(widths))
+        if SCI_MODE is not None and SCI_MODE != self.sci_mode:
+            self.sci_mode = SCI_MODE
+            form = f".{PRECISION}e" if SCI_MODE else (".0f" if self.int_mode else f".{PRECISION}f")
+            extra = 1 if (self.int_mode and not SCI_MODE) else 0
+            self.max_width = max(1, max(len(f"{v:{form}}") + extra for v in finite.tolist()))
 
     def format(self, value: Any) -> str:
         if self.floating:

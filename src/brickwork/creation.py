@@ -73,8 +73,10 @@ def _size(size: tuple, size_kw: Any, op: str) -> tuple[int, ...]:
     return shape
 
 
-def _dtype(dtype: Any, default: dtypes.DType = dtypes.float32) -> dtypes.DType:
-    return default if dtype is None else dtypes.as_dtype(dtype)
+def _dtype(dtype: Any, default: dtypes.DType | None = None) -> dtypes.DType:
+    if dtype is None:
+        return dtypes.DEFAULT_FLOAT if default is None else default
+    return dtypes.as_dtype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -172,7 +174,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
         elif isinstance(fill_value, (int, np.integer)):
             dtype = dtypes.int64
         else:
-            dtype = dtypes.float32
+            dtype = dtypes.DEFAULT_FLOAT
     dev = _device(device)
     return _finish(dev.xp.full(shape, fill_value, dtype=_dtype(dtype).np), dev, requires_grad)
 
@@ -197,7 +199,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     all_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals)
-    dt = _dtype(dtype, dtypes.int64 if all_int else dtypes.float32)
+    dt = _dtype(dtype, dtypes.int64 if all_int else dtypes.DEFAULT_FLOAT)
     n = max(0, math.ceil((end - start) / step))
     # computed in float64 (or int64) and then cast, like PyTorch
     arr = start + step * np.arange(n, dtype=np.int64 if all_int else np.float64)

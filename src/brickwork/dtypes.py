@@ -25,6 +25,9 @@ import numpy as np
 builtins_float, builtins_int, builtins_bool = float, int, bool
 
 
+repr_prefix = "brickwork"  # drop-in mode (brickwork.torch) sets "torch", so reprs read torch.float32
+
+
 class DType:
     """A tensor element type (``bw.float32``...), a thin name over a NumPy dtype."""
 
@@ -44,7 +47,7 @@ class DType:
         return 0 if self.np.kind == "b" else (2 if self.is_floating_point else 1)
 
     def __repr__(self) -> str:
-        return f"brickwork.{self.name}"
+        return f"{repr_prefix}.{self.name}"
 
     def __reduce__(self):
         return (get_dtype, (self.name,))
@@ -85,7 +88,7 @@ _BY_NAME.update(
     {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32, "long": int64}
 )
 
-DEFAULT_FLOAT = float32
+DEFAULT_FLOAT = float32  # set_default_dtype (runtime.py) rebinds it; read it at call time
 DEFAULT_INT = int64
 
 
@@ -113,7 +116,7 @@ def as_dtype(spec: Any) -> DType:
     if isinstance(spec, DType):
         return spec
     if spec is builtins_float:
-        return float32
+        return DEFAULT_FLOAT
     if spec is builtins_int:
         return int64
     if spec is builtins_bool:
@@ -172,7 +175,7 @@ def result_type_with_scalar(t: DType, value: Any) -> DType:
     cat = scalar_category(value)
     if cat <= t.category:
         return t
-    return float32 if cat == 2 else int64
+    return DEFAULT_FLOAT if cat == 2 else int64
 
 
 def result_type(a: DType, a_dim0: bool, b: DType, b_dim0: bool) -> DType:

@@ -33,7 +33,7 @@ class Size(tuple):
         return n
 
     def __repr__(self) -> str:
-        return f"brickwork.Size({list(self)})"
+        return f"{dtypes.repr_prefix}.Size({list(self)})"
 
     def __getitem__(self, item: Any) -> Any:
         res = tuple.__getitem__(self, item)
@@ -438,7 +438,7 @@ class Tensor:
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return f"brickwork.{_LEGACY_NAMES.get(self.dtype.name, 'Tensor')}"
+            return f"{dtypes.repr_prefix}.{_LEGACY_NAMES.get(self.dtype.name, 'Tensor')}"
         return self.to(dtypes.as_dtype(dtype))
 
     def float(self) -> Tensor:
@@ -782,7 +782,7 @@ def to_array(data: Any, dtype: dtypes.DType | None, device: _backend.Device) -> 
     if dtype is None:
         kind = arr.dtype.kind
         if kind == "f" and not native:
-            arr = arr.astype(np.float32)
+            arr = arr.astype(dtypes.DEFAULT_FLOAT.np)
         elif kind in "iu" and not native and arr.dtype != np.int64:
             arr = arr.astype(np.int64)
         elif kind == "O":

@@ -106,11 +106,104 @@ def gradcheck(
     return ok
 
 
-def assert_close(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-8,
-                 msg: str = "") -> None:
-    """Assert two tensors/arrays are elementwise close (shapes must match)."""
-    a = _host(actual._data) if isinstance(actual, Tensor) else np.asarray(actual)
-    e = _host(expected._data) if isinstance(expected, Tensor) else np.asarray(expected)
+# torch.testing's default tolerances (rtol, atol) by dtype; exact for every other dtype
+_TOLERANCES = {"float16": (1e-3, 1e-5), "float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7)}
+
+
+def _as_compared(value: Any) -> tuple[np.ndarray, Any, bool]:
+    """(host array, brickwork dtype, is a tensor) for a tensor, array or Python number."""
+    from brickwork import dtypes
+
+    if isinstance(value, Tensor):
+        return _host(value._data), value.dtype, True
+    arr = np.asarray(value)
+    return arr, dtypes.from_numpy_dtype(arr.dtype), False
+
+
+def assert_close(actual: Any, expected: Any, *, rtol: float | None = None, atol: float | None = None,
+                 equal_nan: bool = False, check_dtype: bool = True, check_device: bool = True,
+                 msg: str | None = None) -> None:
+    """``torch.testing.assert_close``: same shape (and dtype, device), then ``|a - e| <= atol + rtol|e|``.
+
+    Tolerances default by dtype as torch's do (float32: rtol 1.3e-6, atol 1e-5; float64: 1e-7, 1e-7;
+    float16: 1e-3, 1e-5; integers and bool: exact); give both or neither. Sequences and mappings are
+    compared item by item. The message counts the mismatched elements and lists the first ones.
+
+    >>> import brickwork as bw
+    >>> assert_close(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 2.0 + 1e-7]))
+    """
+    if (rtol is None) != (atol is None):
+        raise ValueError(f"assert_close: both 'rtol' and 'atol' must be either specified or omitted, "
+                         f"but got no {'rtol' if rtol is None else 'atol'}")
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        if set(actual) != set(expected):
+            raise AssertionError(f"The keys of the mappings do not match: {sorted(map(str, actual))} != "
+                                 f"{sorted(map(str, expected))}")
+        for key in actual:
+            _assert_close_at(actual[key], expected[key], rtol, atol, equal_nan, check_dtype,
+                             check_device, msg, f"item [{key!r}]")
+        return
+    if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
+        if len(actual) != len(expected):
+            raise AssertionError(f"The length of the sequences mismatch: {len(actual)} != {len(expected)}")
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _assert_close_at(a, e, rtol, atol, equal_nan, check_dtype, check_device, msg, f"item [{i}]")
+        return
+    _assert_close_at(actual, expected, rtol, atol, equal_nan, check_dtype, check_device, msg, "")
+
+
+def _assert_close_at(actual: Any, expected: Any, rtol: float | None, atol: float | None,
+                     equal_nan: bool, check_dtype: bool, check_device: bool, msg: str | None,
+                     where: str) -> None:
+    if isinstance(actual, (list, tuple, dict)) or isinstance(expected, (list, tuple, dict)):
+        assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                     check_dtype=check_dtype, check_device=check_device, msg=msg)
+        return
+    a, a_dt, a_is_tensor = _as_compared(actual)
+    e, e_dt, e_is_tensor = _as_compared(expected)
+    suffix = f"\n\nThe failure occurred for {where}." if where else ""
+    kind = "Tensor-likes" if a_is_tensor or e_is_tensor else "Scalars"
+    if a_is_tensor and e_is_tensor and check_device and actual.device != expected.device:
+        raise AssertionError(msg or f"The values for attribute 'device' do not match: {actual.device} != "
+                             f"{expected.device}.{suffix}")
     if a.shape != e.shape:
-        raise AssertionError(f"{msg} shapes differ: {a.shape} vs {e.shape}")
-    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
+        raise AssertionError(msg or f"The values for attribute 'shape' do not match: {a.shape} != "
+                             f"{e.shape}.{suffix}")
+    if check_dtype and a_is_tensor and e_is_tensor and a_dt != e_dt:
+        raise AssertionError(msg or f"The values for attribute 'dtype' do not match: {a_dt!r} != "
+                             f"{e_dt!r}.{suffix}")
+    if rtol is None:
+        rtol, atol = (max(x, y) for x, y in zip(_TOLERANCES.get(a_dt.name, (0.0, 0.0)),
+                                                _TOLERANCES.get(e_dt.name, (0.0, 0.0)), strict=True))
+    a64 = a.astype(np.float64) if a.dtype != np.bool_ else a.astype(np.int64)
+    e64 = e.astype(np.float64) if e.dtype != np.bool_ else e.astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(a64 - e64)
+        close = (a64 == e64) | (diff <= atol + rtol * np.abs(e64))
+    if equal_nan:
+        close |= np.isnan(a64) & np.isnan(e64)
+    if bool(np.all(close)):
+        return
+    if msg:
+        raise AssertionError(msg)
+    bad = np.argwhere(~close) if a.ndim else np.zeros((1, 0), dtype=np.int64)
+    total = max(a.size, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = diff / np.abs(e64)
+    abs_masked = np.where(close, 0.0, np.nan_to_num(diff, nan=np.inf))
+    rel_masked = np.where(close, 0.0, np.nan_to_num(rel, nan=np.inf))
+    worst_abs = np.unravel_index(int(np.argmax(abs_masked)), a.shape) if a.ndim else ()
+    worst_rel = np.unravel_index(int(np.argmax(rel_masked)), a.shape) if a.ndim else ()
+    listed = ", ".join(
+        f"{tuple(int(i) for i in index)}: {float(a64[tuple(index)])} vs {float(e64[tuple(index)])}"
+        for index in bad[:5]
+    ) + (", ..." if len(bad) > 5 else "")
+    raise AssertionError(
+        f"{kind} are not {'equal' if rtol == 0 and atol == 0 else 'close'}!\n\n"
+        f"Mismatched elements: {len(bad)} / {total} ({100.0 * len(bad) / total:.1f}%)\n"
+        f"Greatest absolute difference: {float(abs_masked[worst_abs])} at index "
+        f"{tuple(int(i) for i in worst_abs)} (up to {atol} allowed)\n"
+        f"Greatest relative difference: {float(rel_masked[worst_rel])} at index "
+        f"{tuple(int(i) for i in worst_rel)} (up to {rtol} allowed)\n"
+        f"Mismatched (index: actual vs expected): {listed}{suffix}"
+    )

@@ -121,7 +121,7 @@ class _Deferrable:
         """
         self = cls.__new__(cls)
         dev = _backend.Device(device or "cpu").resolved()
-        dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.float32
+        dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
         template = tuple(shape) if shape is not None else None
         storage = _PendingArray(template, dt.np, dev, cls._kind)
         _init_tensor(self, storage, dev, requires_grad if cls is Parameter else False)
