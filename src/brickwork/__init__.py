@@ -119,6 +119,7 @@ from brickwork.io import load, load_model, save, save_model, serializable  # fil
 from brickwork import nn  # the module system (after the tensor API it builds on)
 from brickwork import data, optim, train, utils  # training: optimisers, data, helpers (issue 5)
 from brickwork import distributed  # several processes and machines (issue 8)
+from brickwork import distributions  # torch.distributions: Normal, Bernoulli, ... (optim breadth, issue 11)
 
 __version__ = "0.1.0"
 
