@@ -63,6 +63,24 @@ SCHEDULES = [
     ("OneCycleLR", {"max_lr": 0.5, "total_steps": STEPS, "cycle_momentum": False}),
     ("OneCycleLR", {"max_lr": 0.5, "total_steps": STEPS, "base_momentum": 0.7, "max_momentum": 0.9,
                     "three_phase": True, "anneal_strategy": "linear"}),
+    # optim breadth (issue 11)
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 0.95}),
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 1.0 - 0.01 * (e % 5)}),
+    ("ConstantLR", {}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 12}),
+    ("LinearLR", {}),
+    ("LinearLR", {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 30}),
+    ("PolynomialLR", {}),
+    ("PolynomialLR", {"total_iters": 40, "power": 2.0}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 7}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.01}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3, "step_size_down": 5,
+                  "mode": "triangular2"}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "mode": "exp_range",
+                  "gamma": 0.97, "base_momentum": 0.7, "max_momentum": 0.95}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "scale_fn": lambda x: 0.9**x,
+                  "scale_mode": "iterations", "cycle_momentum": False}),
 ]
 
 
@@ -242,3 +260,101 @@ def test_cosine_value_at_t_max_is_eta_min():
         opt.step()
         sched.step()
     assert math.isclose(sched.get_last_lr()[0], 0.1, rel_tol=1e-12)
+
+
+# -- optim breadth (issue 11) ---------------------------------------------------------------
+
+
+def _sequential(lib, opt):
+    return lib.SequentialLR(opt, [lib.LinearLR(opt, start_factor=0.1, total_iters=5),
+                                  lib.ExponentialLR(opt, gamma=0.9),
+                                  lib.CosineAnnealingLR(opt, T_max=10)], milestones=[5, 25])
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_sequential_lr_matches_torch(groups):
+    b_opt, t_opt = _pair(groups=groups)
+    b_seq = _sequence(b_opt, [_sequential(bls, b_opt)])
+    t_seq = _sequence(t_opt, [_sequential(tls, t_opt)])
+    np.testing.assert_allclose(b_seq, t_seq, rtol=1e-12, atol=1e-15)
+
+
+def test_sequential_lr_state_dict_resumes():
+    opt, _ = _pair()
+    full = _sequence(opt, [_sequential(bls, opt)], steps=40)
+    opt2, _ = _pair()
+    sched2 = _sequential(bls, opt2)
+    first = _sequence(opt2, [sched2], steps=12)
+    saved_opt, saved_sched = copy.deepcopy(opt2.state_dict()), copy.deepcopy(sched2.state_dict())
+    opt3, _ = _pair()
+    sched3 = _sequential(bls, opt3)
+    opt3.load_state_dict(saved_opt)
+    sched3.load_state_dict(saved_sched)
+    rest = _sequence(opt3, [sched3], steps=28)
+    np.testing.assert_allclose(np.concatenate([first, rest]), full, rtol=1e-12)
+
+
+def test_cyclic_lr_cycles_adam_beta1_like_torch():
+    b_opt, t_opt = _pair("Adam", lr=0.01)
+    kwargs = {"base_lr": 0.001, "max_lr": 0.01, "step_size_up": 6, "base_momentum": 0.8,
+              "max_momentum": 0.95}
+    b_seq = _sequence(b_opt, [bls.CyclicLR(b_opt, **kwargs)])
+    t_seq = _sequence(t_opt, [tls.CyclicLR(t_opt, **kwargs)])
+    np.testing.assert_allclose(b_seq, t_seq, rtol=1e-12)
+
+
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    b_opt, t_opt = _pair()
+    b_s = bls.CosineAnnealingWarmRestarts(b_opt, T_0=2, T_mult=2, eta_min=0.001)
+    t_s = tls.CosineAnnealingWarmRestarts(t_opt, T_0=2, T_mult=2, eta_min=0.001)
+    for epoch in range(9):
+        for batch in range(4):
+            b_opt.step()
+            t_opt.step()
+            b_s.step(epoch + batch / 4)
+            t_s.step(epoch + batch / 4)
+            assert b_s.get_last_lr() == pytest.approx(t_s.get_last_lr(), rel=1e-12)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("ConstantLR", {"factor": 0.25, "total_iters": 6}),
+                                              ("LinearLR", {"start_factor": 0.2, "total_iters": 8}),
+                                              ("PolynomialLR", {"total_iters": 9, "power": 1.5})])
+def test_new_schedulers_closed_form_matches_torch(name, kwargs):
+    b_opt, t_opt = _pair()
+    b_s, t_s = getattr(bls, name)(b_opt, **kwargs), getattr(tls, name)(t_opt, **kwargs)
+    b_opt.step()
+    t_opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epoch in (3, 1, 7, 20):
+            b_s.step(epoch)
+            t_s.step(epoch)
+            assert b_s.get_last_lr() == pytest.approx(t_s.get_last_lr(), rel=1e-12)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [s for s in SCHEDULES if s[0] in (
+    "ConstantLR", "LinearLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR")][:8],
+    ids=lambda v: v if isinstance(v, str) else "")
+def test_new_schedulers_state_dict_resumes(name, kwargs):
+    test_state_dict_resumes_the_schedule(name, kwargs)
+
+
+def test_new_schedulers_check_their_arguments():
+    opt, _ = _pair()
+    with pytest.raises(ValueError, match="ConstantLR: factor"):
+        bls.ConstantLR(opt, factor=2.0)
+    with pytest.raises(ValueError, match="LinearLR: start_factor"):
+        bls.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(ValueError, match="positive integer T_0"):
+        bls.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="CyclicLR: mode"):
+        bls.CyclicLR(opt, base_lr=0.1, max_lr=1.0, mode="square")
+    with pytest.raises(ValueError, match="neither 'momentum' nor 'betas'"):
+        bls.CyclicLR(optim.Adagrad([bw.zeros(1, requires_grad=True)]), base_lr=0.1, max_lr=1.0)
+    with pytest.raises(ValueError, match="expected 1 milestone"):
+        bls.SequentialLR(opt, [bls.ConstantLR(opt), bls.LinearLR(opt)], milestones=[2, 4])
+    other, _ = _pair()
+    with pytest.raises(ValueError, match="another optimizer"):
+        bls.SequentialLR(opt, [bls.ConstantLR(opt), bls.LinearLR(other)], milestones=[2])
+    with pytest.raises(ValueError, match="MultiplicativeLR: expected 1 lr_lambdas"):
+        bls.MultiplicativeLR(opt, [lambda e: 1.0, lambda e: 1.0])

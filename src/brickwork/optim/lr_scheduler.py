@@ -507,3 +507,18 @@ class ReduceLROnPlateau(LRScheduler):
                             else best - self.threshold)
         return value > (best * (self.threshold + 1.0) if self.threshold_mode == "rel"
                         else best + self.threshold)
+
+
+# optim breadth (issue 11): more schedulers, in _schedules.py
+from brickwork.optim._schedules import (  # noqa: E402
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    LinearLR,
+    MultiplicativeLR,
+    PolynomialLR,
+    SequentialLR,
+)
+
+__all__ += ["MultiplicativeLR", "ConstantLR", "LinearLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
+            "CyclicLR", "SequentialLR"]
