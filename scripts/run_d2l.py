@@ -13,6 +13,8 @@ Offline set-up: small synthetic Fashion-MNIST files are written where torchvisio
 ``--epochs`` for both runs. The d2l package is loaded from the snapshot's ``d2l/torch.py``. Where the
 notebook-only packages d2l imports (IPython, matplotlib_inline, requests, pandas) are not installed,
 small stand-ins are put on the path: display calls do nothing and downloads fail as offline.
+On the torch side, torchvision's compiled-op registrations are skipped (PyPI's torchvision does
+not load them beside the CPU torch build; the parts the book uses are pure Python).
 Cells that need downloads therefore fail with both frameworks and do not count against brickwork.
 """
 
@@ -127,6 +129,13 @@ def child(mode: str, cells_dir: str, epochs: int) -> None:
         import brickwork.torch
 
         brickwork.torch.install()
+    else:
+        # PyPI's torchvision wheel does not load its compiled ops beside the CPU torch build; its
+        # Python parts (datasets, transforms, utils) work once its two op registrations are skipped
+        import types
+
+        for name in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):
+            sys.modules.setdefault(name, types.ModuleType(name))
     import d2l.torch as d2l_torch
 
     original_init = d2l_torch.Trainer.__init__
