@@ -113,6 +113,25 @@ from brickwork.ops.shape import (
     split, squeeze, stack, swapaxes, swapdims, t, take_along_dim, tensor_split, tile,
     transpose, tril, triu, unbind, unflatten, unsqueeze, vstack, moveaxis, ravel, select,
 )
+# op breadth (issue 11, opsbreadth): legacy types, new ops, torch.linalg
+from brickwork.creation import CharTensor, ShortTensor
+from brickwork.ops.special import (
+    arctan2, atan2, digamma, erfinv, frac, heaviside, hypot, lgamma, logaddexp, logit, nanmean, nansum,
+    xlogy,
+)
+from brickwork.ops.sets import bincount, bucketize, histc, isin, searchsorted, unique, unique_consecutive
+from brickwork.ops.matrix import (
+    addmm, baddbmm, block_diag, cdist, cross, diag, diagonal, kron, meshgrid, rot90, tensordot, trace,
+    tril_indices, triu_indices,
+)
+from brickwork.ops.statistics import cumprod, diff, kthvalue, median, nanmedian, nanquantile, quantile
+from brickwork.ops.inplace_index import index_add
+from brickwork.ops.decompositions import det, inverse, logdet, matrix_power, pinverse, slogdet
+from brickwork.ops.decompositions import cholesky_legacy as cholesky
+from brickwork.ops.decompositions import qr_legacy as qr
+from brickwork.ops.decompositions import svd_legacy as svd
+from brickwork import linalg
+# end op breadth
 from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from brickwork._backend import Device as device
 from brickwork.io import load, load_model, save, save_model, serializable  # files (issue 4); binds bw.io
