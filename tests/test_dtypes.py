@@ -124,7 +124,7 @@ def test_conversion_methods():
     assert x.long().tolist() == [1, -2] and x.long().dtype is bw.int64
     assert x.int().dtype is bw.int32 and x.double().dtype is bw.float64 and x.half().dtype is bw.float16
     assert x.bool().tolist() == [True, True] and x.float() is x
-    assert x.type() == "brickwork.FloatTensor" and x.long().type() == "brickwork.LongTensor"
+    assert x.type() == "torch.FloatTensor" and x.long().type() == "torch.LongTensor"  # as torch prints them
     assert x.type_as(bw.tensor([1])).dtype is bw.int64
 
 

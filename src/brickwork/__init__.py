@@ -113,6 +113,25 @@ from brickwork.ops.shape import (
     split, squeeze, stack, swapaxes, swapdims, t, take_along_dim, tensor_split, tile,
     transpose, tril, triu, unbind, unflatten, unsqueeze, vstack, moveaxis, ravel, select,
 )
+# op breadth (issue 11, opsbreadth): legacy types, new ops, torch.linalg
+from brickwork.creation import CharTensor, ShortTensor
+from brickwork.ops.special import (
+    arctan2, atan2, digamma, erfinv, frac, heaviside, hypot, lgamma, logaddexp, logit, nanmean, nansum,
+    xlogy,
+)
+from brickwork.ops.sets import bincount, bucketize, histc, isin, searchsorted, unique, unique_consecutive
+from brickwork.ops.matrix import (
+    addmm, baddbmm, block_diag, cdist, cross, diag, diagonal, kron, meshgrid, rot90, tensordot, trace,
+    tril_indices, triu_indices,
+)
+from brickwork.ops.statistics import cumprod, diff, kthvalue, median, nanmedian, nanquantile, quantile
+from brickwork.ops.inplace_index import index_add
+from brickwork.ops.decompositions import det, inverse, logdet, matrix_power, pinverse, slogdet
+from brickwork.ops.decompositions import cholesky_legacy as cholesky
+from brickwork.ops.decompositions import qr_legacy as qr
+from brickwork.ops.decompositions import svd_legacy as svd
+from brickwork import linalg
+# end op breadth
 from brickwork.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from brickwork._backend import Device as device
 from brickwork.io import load, load_model, save, save_model, serializable  # files (issue 4); binds bw.io
@@ -166,33 +185,40 @@ builtins_int = _builtins.int
 
 # --- public names (scripts/update_all.py writes this list; tests/test_typing.py checks it) ---
 __all__ = [
-    "BoolTensor", "ByteTensor", "DoubleTensor", "FloatTensor", "Generator", "HalfTensor", "IntTensor",
-    "LongTensor", "Size", "SyncError", "Tensor", "abs", "add", "addcdiv", "addcmul", "all", "allclose",
-    "amax", "amin", "any", "arange", "are_deterministic_algorithms_enabled", "argmax", "argmin", "argsort",
-    "argwhere", "as_tensor", "asarray", "autograd", "bernoulli", "bitwise_and", "bitwise_not", "bitwise_or",
-    "bitwise_xor", "bmm", "bool", "broadcast_tensors", "broadcast_to", "builtins_bool", "builtins_int",
-    "cat", "ceil", "chunk", "clamp", "clamp_max", "clamp_min", "clip", "clone", "concat", "concatenate",
-    "cos", "cosh", "count_nonzero", "cuda", "cumsum", "data", "device", "distributed", "distributions",
-    "div", "divide", "dot", "double", "dtypes", "einsum", "empty", "empty_like", "enable_grad", "eq",
-    "equal", "erf", "exp", "expand", "expm1", "eye", "finfo", "flatten", "flip", "fliplr", "flipud",
-    "float", "float16", "float32", "float64", "floor", "floor_divide", "fmod", "from_numpy", "full",
-    "full_like", "gather", "ge", "get_default_dtype", "get_num_threads", "get_rng_state", "gt", "half",
-    "hstack", "iinfo", "index_select", "inference_mode", "initial_seed", "inner", "int", "int16", "int32",
-    "int64", "int8", "io", "is_floating_point", "is_grad_enabled", "is_tensor", "isclose", "isfinite",
-    "isinf", "isnan", "le", "lerp", "linspace", "load", "load_model", "log", "log10", "log1p", "log2",
-    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logspace", "logsumexp",
-    "long", "lt", "manual_seed", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "min",
-    "minimum", "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply", "mv", "nan_to_num", "narrow",
-    "ne", "neg", "negative", "nn", "no_grad", "nonzero", "norm", "normal", "numel", "ones", "ones_like",
-    "optim", "outer", "pad", "permute", "pow", "prod", "promote_types", "rand", "rand_like", "randint",
+    "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "Generator", "HalfTensor",
+    "IntTensor", "LongTensor", "ShortTensor", "Size", "SyncError", "Tensor", "abs", "add", "addcdiv",
+    "addcmul", "addmm", "all", "allclose", "amax", "amin", "any", "arange", "arctan2",
+    "are_deterministic_algorithms_enabled", "argmax", "argmin", "argsort", "argwhere", "as_tensor",
+    "asarray", "atan2", "autograd", "baddbmm", "bernoulli", "bincount", "bitwise_and", "bitwise_not",
+    "bitwise_or", "bitwise_xor", "block_diag", "bmm", "bool", "broadcast_tensors", "broadcast_to",
+    "bucketize", "builtins_bool", "builtins_int", "cat", "cdist", "ceil", "cholesky", "chunk", "clamp",
+    "clamp_max", "clamp_min", "clip", "clone", "concat", "concatenate", "cos", "cosh", "count_nonzero",
+    "cross", "cuda", "cumprod", "cumsum", "data", "det", "device", "diag", "diagonal", "diff", "digamma",
+    "distributed", "distributions", "div", "divide", "dot", "double", "dtypes", "einsum", "empty",
+    "empty_like", "enable_grad", "eq", "equal", "erf", "erfinv", "exp", "expand", "expm1", "eye", "finfo",
+    "flatten", "flip", "fliplr", "flipud", "float", "float16", "float32", "float64", "floor",
+    "floor_divide", "fmod", "frac", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
+    "get_num_threads", "get_rng_state", "gt", "half", "heaviside", "histc", "hstack", "hypot", "iinfo",
+    "index_add", "index_select", "inference_mode", "initial_seed", "inner", "int", "int16", "int32",
+    "int64", "int8", "inverse", "io", "is_floating_point", "is_grad_enabled", "is_tensor", "isclose",
+    "isfinite", "isin", "isinf", "isnan", "kron", "kthvalue", "le", "lerp", "lgamma", "linalg", "linspace",
+    "load", "load_model", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp", "logdet",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logspace", "logsumexp", "long",
+    "lt", "manual_seed", "masked_fill", "masked_select", "matmul", "matrix_power", "max", "maximum", "mean",
+    "median", "meshgrid", "min", "minimum", "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply",
+    "mv", "nan_to_num", "nanmean", "nanmedian", "nanquantile", "nansum", "narrow", "ne", "neg", "negative",
+    "nn", "no_grad", "nonzero", "norm", "normal", "numel", "ones", "ones_like", "optim", "outer", "pad",
+    "permute", "pinverse", "pow", "prod", "promote_types", "qr", "quantile", "rand", "rand_like", "randint",
     "randint_like", "randn", "randn_like", "random", "randperm", "ravel", "reciprocal", "relu", "remainder",
-    "repeat_interleave", "reshape", "result_type", "roll", "round", "rsqrt", "save", "save_model",
-    "scatter", "scatter_add", "seed", "select", "serializable", "set_default_dtype", "set_grad_enabled",
-    "set_num_threads", "set_printoptions", "set_rng_state", "short", "sigmoid", "sign", "sin", "sinh",
-    "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "std_mean", "sub", "subtract",
-    "sum", "swapaxes", "swapdims", "sync_guard", "t", "take_along_dim", "tan", "tanh", "tensor",
-    "tensor_split", "tile", "topk", "train", "transpose", "tril", "triu", "true_divide", "trunc",
-    "try_all_gpus", "try_gpu", "uint8", "unbind", "unflatten", "unsqueeze", "use_deterministic_algorithms",
-    "utils", "var", "var_mean", "vstack", "where", "zeros", "zeros_like",
+    "repeat_interleave", "reshape", "result_type", "roll", "rot90", "round", "rsqrt", "save", "save_model",
+    "scatter", "scatter_add", "searchsorted", "seed", "select", "serializable", "set_default_dtype",
+    "set_grad_enabled", "set_num_threads", "set_printoptions", "set_rng_state", "short", "sigmoid", "sign",
+    "sin", "sinh", "slogdet", "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
+    "std_mean", "sub", "subtract", "sum", "svd", "swapaxes", "swapdims", "sync_guard", "t",
+    "take_along_dim", "tan", "tanh", "tensor", "tensor_split", "tensordot", "tile", "topk", "trace",
+    "train", "transpose", "tril", "tril_indices", "triu", "triu_indices", "true_divide", "trunc",
+    "try_all_gpus", "try_gpu", "uint8", "unbind", "unflatten", "unique", "unique_consecutive", "unsqueeze",
+    "use_deterministic_algorithms", "utils", "var", "var_mean", "vstack", "where", "xlogy", "zeros",
+    "zeros_like",
 ]
 # --- end of public names ---

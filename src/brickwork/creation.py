@@ -24,7 +24,7 @@ __all__ = [
     "linspace", "logspace", "rand", "randn", "randint", "randperm", "normal", "bernoulli",
     "multinomial", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like",
     "randn_like", "randint_like", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
-    "BoolTensor", "HalfTensor", "ByteTensor",
+    "BoolTensor", "HalfTensor", "ByteTensor", "ShortTensor", "CharTensor",
 ]
 
 
@@ -433,20 +433,16 @@ def _no_extra(kwargs: dict, op: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# legacy typed constructors: FloatTensor([1, 2]) or FloatTensor(2, 3)
+# legacy typed constructors (FloatTensor([1, 2]), FloatTensor(2, 3)) live in _legacy_types
 
-
-def _legacy(name: str, dtype: dtypes.DType) -> type:
-    def construct(cls: type, *args: Any, device: Any = None) -> Tensor:
-        return Tensor(*args, dtype=dtype, device=device)
-
-    return type(name, (), {"__new__": construct, "__doc__": f"Legacy constructor for {dtype.name} tensors."})
-
-
-FloatTensor = _legacy("FloatTensor", dtypes.float32)
-DoubleTensor = _legacy("DoubleTensor", dtypes.float64)
-HalfTensor = _legacy("HalfTensor", dtypes.float16)
-LongTensor = _legacy("LongTensor", dtypes.int64)
-IntTensor = _legacy("IntTensor", dtypes.int32)
-BoolTensor = _legacy("BoolTensor", dtypes.bool_)
-ByteTensor = _legacy("ByteTensor", dtypes.uint8)
+from brickwork._legacy_types import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)

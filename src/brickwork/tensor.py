@@ -437,9 +437,12 @@ class Tensor:
         return self.to(dev, non_blocking=non_blocking)
 
     def type(self, dtype: Any = None) -> Any:
+        """``type()``: the legacy type name ('torch.FloatTensor'); ``type(spec)``: a converted tensor."""
+        from brickwork import _legacy_types
+
         if dtype is None:
-            return f"{dtypes.repr_prefix}.{_LEGACY_NAMES.get(self.dtype.name, 'Tensor')}"
-        return self.to(dtypes.as_dtype(dtype))
+            return _legacy_types.type_name(self)
+        return _legacy_types.convert_type(self, dtype)
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)
@@ -727,13 +730,6 @@ class _RemovableHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
-
-
-_LEGACY_NAMES = {
-    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "bool": "BoolTensor",
-    "uint8": "ByteTensor", "int8": "CharTensor",
-}
 
 
 def _is_int(x: Any) -> bool:

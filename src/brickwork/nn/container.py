@@ -357,7 +357,10 @@ class ParameterDict(Module):
         return value
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({k}): {_param_summary(p, p.type())}" for k, p in self._parameters.items())
+        from brickwork._legacy_types import type_name
+
+        return "\n".join(f"  ({k}): {_param_summary(p, type_name(p, 'brickwork'))}"
+                         for k, p in self._parameters.items())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ParameterDict has no forward()")

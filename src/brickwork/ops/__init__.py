@@ -141,5 +141,31 @@ TENSOR_METHODS: dict[str, Any] = {
     "bernoulli_": ip.bernoulli_, "random_": ip.random_,
 }
 
+# op breadth (issue 11, opsbreadth): new families, registered in one block
+from brickwork.ops import decompositions as dc  # noqa: E402
+from brickwork.ops import inplace_index as ii  # noqa: E402
+from brickwork.ops import matrix as mx  # noqa: E402
+from brickwork.ops import sets as st  # noqa: E402
+from brickwork.ops import special as sp  # noqa: E402
+from brickwork.ops import statistics as ss  # noqa: E402
+
+TENSOR_METHODS.update({
+    "atan2": sp.atan2, "arctan2": sp.arctan2, "hypot": sp.hypot, "logaddexp": sp.logaddexp,
+    "erfinv": sp.erfinv, "lgamma": sp.lgamma, "digamma": sp.digamma, "frac": sp.frac, "logit": sp.logit,
+    "xlogy": sp.xlogy, "heaviside": sp.heaviside, "nansum": sp.nansum, "nanmean": sp.nanmean,
+    "unique": st.unique, "unique_consecutive": st.unique_consecutive, "bincount": st.bincount,
+    "histc": st.histc, "isin": st.isin,
+    "diag": mx.diag, "diagonal": mx.diagonal, "trace": mx.trace, "kron": mx.kron, "cross": mx.cross,
+    "addmm": mx.addmm, "baddbmm": mx.baddbmm, "rot90": mx.rot90,
+    "median": ss.median, "nanmedian": ss.nanmedian, "kthvalue": ss.kthvalue, "quantile": ss.quantile,
+    "nanquantile": ss.nanquantile, "cumprod": ss.cumprod, "diff": ss.diff,
+    "det": dc.det, "inverse": dc.inverse, "logdet": dc.logdet, "slogdet": dc.slogdet,
+    "cholesky": dc.cholesky_legacy, "svd": dc.svd_legacy, "qr": dc.qr_legacy, "pinverse": dc.pinverse,
+    "matrix_power": dc.matrix_power,
+    "index_add": ii.index_add, "index_add_": ii.index_add_, "scatter_": ii.scatter_, "tril_": ii.tril_,
+    "triu_": ii.triu_, "squeeze_": ii.squeeze_, "unsqueeze_": ii.unsqueeze_,
+})
+# end op breadth
+
 for _name, _fn in TENSOR_METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -585,21 +585,42 @@ def getitem(input: Tensor, index: Any) -> Tensor:
 def setitem(input: Tensor, index: Any, value: Any) -> None:
     """``input[index] = value`` (in place; inside the graph it rewrites history)."""
     idx, _ = _convert_index(index, input)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        from brickwork.creation import tensor
+
+        value = tensor(value, dtype=dtypes.from_numpy_dtype(input._data.dtype), device=input._device)
     if isinstance(value, Tensor):
         if value._device is not input._device:
             raise DeviceMismatchError("index assignment (value)", [input._device, value._device])
         if value._data.dtype != input._data.dtype:
             value = _cast(value, dtypes.from_numpy_dtype(input._data.dtype))
+        value = _strip_leading_ones(value)
     graph = _mode.enabled and (input.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if not graph:
         input._check_inplace(False, "index assignment")
         with input._device.activate():
-            input._data[idx] = value._data if isinstance(value, Tensor) else value
+            try:
+                input._data[idx] = value._data if isinstance(value, Tensor) else value
+            except ValueError as exc:
+                raise RuntimeError(
+                    f"index assignment: a value of shape {tuple(getattr(value, 'shape', ()))} cannot be "
+                    f"broadcast to the indexed part of a tensor of shape {tuple(input._data.shape)} "
+                    f"(index {index!r}): {exc}") from None
         input._version[0] += 1
         return
     if not isinstance(value, Tensor):
         value = _wrap(input._device.xp.asarray(value, dtype=input._data.dtype), input._device)
     input._inplace_from(SetItem, value, index=idx)
+
+
+def _strip_leading_ones(value: Tensor) -> Tensor:
+    """PyTorch's rule for ``x[index] = value``: leading size-1 dims of ``value`` are dropped before
+    it is broadcast to the indexed part (``zeros(5)[2] = ones(1, 1)`` works)."""
+    shape = value._data.shape
+    lead = 0
+    while lead < len(shape) and shape[lead] == 1:
+        lead += 1
+    return reshape(value, shape[lead:]) if lead else value
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,236 @@
+"""The issue-11 op breadth against PyTorch (values and gradients, float32 and float64) and gradcheck.
+
+Each case is ``(fn(lib, *tensors), arrays, options)``: ``fn`` is called with ``lib`` = brickwork
+and with ``lib`` = torch on equal inputs, so one line states the call for both.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+import brickwork as bw
+from oracle import check_against_torch, gradcheck_arrays
+
+rng = np.random.default_rng(11)
+
+
+def _data(*shape, low=-2.0, high=2.0):
+    return rng.uniform(low, high, shape)
+
+
+def _distinct(*shape):
+    """Values without ties (sorting ops pick one element; ties would make the pick arbitrary)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) / max(n, 1) * 4 - 2 + 0.01).reshape(shape)
+
+
+def _well_conditioned(*shape):
+    n = shape[-1]
+    return rng.standard_normal(shape) + n * np.eye(n)
+
+
+def _sym_pd(lib, x):
+    """A symmetric positive-definite matrix from any square ``x`` (gradcheck sees the whole of x)."""
+    n = x.shape[-1]
+    return x @ x.transpose(-1, -2) + n * lib.eye(n, dtype=x.dtype)
+
+
+def _weights(k):
+    return np.linspace(0.5, 1.5, k)
+
+
+# name: (fn(lib, *tensors), arrays, options for check_op)
+DIFFERENTIABLE = {
+    # elementwise maths (broadcasting, (), size-0)
+    "atan2": (lambda lib, a, b: lib.atan2(a, b), [_data(3, 4), _data(4)], {}),
+    "atan2_scalar": (lambda lib, a, b: lib.atan2(a, b), [_data(), _data(2, 3)], {}),
+    "atan2_method": (lambda lib, a, b: a.atan2(b), [_data(0, 3), _data(3)], {}),
+    "arctan2": (lambda lib, a, b: lib.arctan2(a, b), [_data(2, 3), _data(2, 1)], {}),
+    "hypot": (lambda lib, a, b: lib.hypot(a, b), [_data(3, 4), _data(4)], {}),
+    "hypot_method": (lambda lib, a, b: a.hypot(b), [_data(), _data()], {}),
+    "logaddexp": (lambda lib, a, b: lib.logaddexp(a, b), [_data(3, 4), _data(4)], {}),
+    "logaddexp_empty": (lambda lib, a, b: a.logaddexp(b), [_data(0), _data(0)], {}),
+    "erfinv": (lambda lib, x: lib.erfinv(x), [_data(3, 4, low=-0.95, high=0.95)], {}),
+    "erfinv_scalar": (lambda lib, x: x.erfinv(), [_data(low=-0.9, high=0.9)], {}),
+    "lgamma": (lambda lib, x: lib.lgamma(x), [np.concatenate([_data(6, low=0.1, high=8), _data(4, low=-3.9,
+                                                            high=-3.1)])], {}),
+    "lgamma_method": (lambda lib, x: x.lgamma(), [_data(2, 3, low=0.2, high=30)], {}),
+    "digamma": (lambda lib, x: lib.digamma(x), [np.concatenate([_data(6, low=0.1, high=12),
+                                                                _data(3, low=-2.9, high=-2.1)])],
+                {"rtol_f64": 1e-6}),
+    "digamma_method": (lambda lib, x: x.digamma(), [_data(0, 2, low=0.5, high=2)], {}),
+    "frac": (lambda lib, x: lib.frac(x), [_data(3, 4, low=-3, high=3)], {}),
+    "logit": (lambda lib, x: lib.logit(x), [_data(3, 4, low=0.05, high=0.95)], {}),
+    "logit_eps": (lambda lib, x: lib.logit(x, eps=0.1), [np.array([0.03, 0.2, 0.5, 0.7, 0.97])], {}),
+    "xlogy": (lambda lib, x, y: lib.xlogy(x, y), [np.array([0.0, 1.5, -2.0, 0.0]), _data(4, low=0.5, high=3)],
+              {}),
+    "xlogy_broadcast": (lambda lib, x, y: x.xlogy(y), [_data(3, 1), _data(4, low=0.5, high=3)], {}),
+    "nansum": (lambda lib, x: lib.nansum(x), [np.array([1.0, np.nan, 2.5, -1.0])], {}),
+    "nansum_dim": (lambda lib, x: x.nansum(1, keepdim=True), [np.array([[1.0, np.nan], [np.nan, 3.0]])], {}),
+    "nanmean": (lambda lib, x: lib.nanmean(x), [np.array([1.0, np.nan, 2.5, -1.0])], {}),
+    "nanmean_dim": (lambda lib, x: x.nanmean(0), [np.array([[1.0, np.nan], [2.0, 3.0]])], {}),
+    # diagonals, grids, matrix products
+    "diag_vector": (lambda lib, x: lib.diag(x), [_data(3)], {}),
+    "diag_vector_offset": (lambda lib, x: lib.diag(x, -1), [_data(3)], {}),
+    "diag_matrix": (lambda lib, x: x.diag(1), [_data(3, 4)], {}),
+    "diagonal": (lambda lib, x: lib.diagonal(x), [_data(3, 4)], {}),
+    "diagonal_dims": (lambda lib, x: x.diagonal(offset=-1, dim1=2, dim2=0), [_data(3, 2, 4)], {}),
+    "diagonal_empty": (lambda lib, x: x.diagonal(), [_data(0, 3)], {}),
+    "trace": (lambda lib, x: lib.trace(x), [_data(3, 4)], {}),
+    "meshgrid_ij": (lambda lib, a, b: lib.meshgrid(a, b, indexing="ij"), [_data(3), _data(2)], {}),
+    "meshgrid_xy": (lambda lib, a, b, c: lib.meshgrid(a, b, c, indexing="xy"), [_data(3), _data(2), _data(4)],
+                    {}),
+    "meshgrid_scalar": (lambda lib, a, b: lib.meshgrid(a, b, indexing="ij"), [_data(), _data(2)], {}),
+    "block_diag": (lambda lib, a, b, c: lib.block_diag(a, b, c), [_data(2, 3), _data(1, 2), _data(2)], {}),
+    "block_diag_scalar": (lambda lib, a, b: lib.block_diag(a, b), [_data(), _data(2, 2)], {}),
+    "kron": (lambda lib, a, b: lib.kron(a, b), [_data(2, 3), _data(3, 2)], {}),
+    "kron_ranks": (lambda lib, a, b: a.kron(b), [_data(2), _data(2, 3)], {}),
+    "tensordot": (lambda lib, a, b: lib.tensordot(a, b, dims=2), [_data(2, 3, 4), _data(3, 4, 5)], {}),
+    "tensordot_pairs": (lambda lib, a, b: lib.tensordot(a, b, dims=([0, 2], [1, 0])),
+                        [_data(2, 3, 4), _data(4, 2)], {}),
+    "tensordot_outer": (lambda lib, a, b: lib.tensordot(a, b, dims=0), [_data(2), _data(3)], {}),
+    "cross": (lambda lib, a, b: lib.cross(a, b, dim=1), [_data(2, 3), _data(2, 3)], {}),
+    "cross_broadcast": (lambda lib, a, b: lib.linalg.cross(a, b), [_data(4, 3), _data(1, 3)], {}),
+    "cross_method": (lambda lib, a, b: a.cross(b, dim=0), [_data(3, 2), _data(3, 2)], {}),
+    "cdist": (lambda lib, a, b: lib.cdist(a, b), [_data(4, 3), _data(5, 3)], {}),
+    "cdist_p1": (lambda lib, a, b: lib.cdist(a, b, p=1), [_data(2, 4, 3), _data(2, 5, 3)], {}),
+    "cdist_p3": (lambda lib, a, b: lib.cdist(a, b, p=3), [_data(4, 3), _data(2, 3)], {}),
+    "cdist_inf": (lambda lib, a, b: lib.cdist(a, b, p=float("inf")),
+                  [_distinct(4, 3), _distinct(2, 3) + 5], {}),
+    "addmm": (lambda lib, c, a, b: lib.addmm(c, a, b), [_data(3), _data(2, 4), _data(4, 3)], {}),
+    "addmm_scaled": (lambda lib, c, a, b: c.addmm(a, b, beta=0.5, alpha=2.0),
+                     [_data(2, 3), _data(2, 4), _data(4, 3)], {}),
+    "baddbmm": (lambda lib, c, a, b: lib.baddbmm(c, a, b, beta=2.0, alpha=-1.0),
+                [_data(2, 1, 3), _data(2, 2, 4), _data(2, 4, 3)], {}),
+    "rot90": (lambda lib, x: lib.rot90(x), [_data(2, 3)], {}),
+    "rot90_k": (lambda lib, x: x.rot90(-3, [1, 2]), [_data(2, 3, 4)], {}),
+    "rot90_k2": (lambda lib, x: x.rot90(2, (0, 1)), [_data(2, 3)], {}),
+    # running products, differences, order statistics
+    "cumprod": (lambda lib, x: lib.cumprod(x, 1), [_data(3, 4)], {}),
+    "cumprod_zero": (lambda lib, x: x.cumprod(0), [np.array([2.0, 0.0, 3.0, -1.5, 0.0, 2.0])], {}),
+    "cumprod_scalar": (lambda lib, x: x.cumprod(0), [_data()], {}),
+    "cumprod_empty": (lambda lib, x: x.cumprod(1), [_data(2, 0)], {}),
+    "diff": (lambda lib, x: lib.diff(x), [_data(3, 5)], {}),
+    "diff_n2_dim0": (lambda lib, x: x.diff(n=2, dim=0), [_data(4, 3)], {}),
+    "diff_prepend_append": (lambda lib, x, p, a: lib.diff(x, dim=0, prepend=p, append=a),
+                            [_data(3, 2), _data(1, 2), _data(2, 2)], {}),
+    "median": (lambda lib, x: lib.median(x), [_distinct(3, 4)], {}),
+    "median_dim": (lambda lib, x: x.median(1), [_distinct(3, 4)], {}),
+    "median_dim_keepdim": (lambda lib, x: x.median(0, keepdim=True), [_distinct(5, 2)], {}),
+    "median_scalar": (lambda lib, x: x.median(), [_data()], {}),
+    "kthvalue": (lambda lib, x: lib.kthvalue(x, 2), [_distinct(3, 4)], {}),
+    "kthvalue_dim0": (lambda lib, x: x.kthvalue(3, dim=0, keepdim=True), [_distinct(4, 2)], {}),
+    "quantile": (lambda lib, x: lib.quantile(x, 0.3), [_distinct(3, 4)], {}),
+    "quantile_dim_tensor_q": (lambda lib, x, q: lib.quantile(x, q, dim=1, keepdim=True),
+                              [_distinct(3, 5), np.array([0.0, 0.25, 0.6, 1.0])], {"grad_inputs": 1}),
+    **{f"quantile_{mode}": (lambda lib, x, mode=mode: x.quantile(0.4, dim=0, interpolation=mode),
+                            [_distinct(6, 3)], {}) for mode in ("lower", "higher", "midpoint", "nearest")},
+    # torch.linalg
+    "inv": (lambda lib, x: lib.linalg.inv(x), [_well_conditioned(3, 3)], {}),
+    "inv_batch": (lambda lib, x: lib.linalg.inv(x), [_well_conditioned(2, 3, 3)], {}),
+    "inverse": (lambda lib, x: lib.inverse(x), [_well_conditioned(2, 2)], {}),
+    "det": (lambda lib, x: lib.linalg.det(x), [_well_conditioned(2, 3, 3)], {}),
+    "det_method": (lambda lib, x: x.det(), [_data(3, 3)], {}),
+    "slogdet": (lambda lib, x: lib.linalg.slogdet(x), [_data(2, 3, 3)], {}),
+    "logdet": (lambda lib, x: lib.logdet(_sym_pd(lib, x)), [_data(3, 3)], {}),
+    "solve": (lambda lib, a, b: lib.linalg.solve(a, b), [_well_conditioned(3, 3), _data(3, 2)], {}),
+    "solve_vector": (lambda lib, a, b: lib.linalg.solve(a, b), [_well_conditioned(3, 3), _data(3)], {}),
+    "solve_batch_broadcast": (lambda lib, a, b: lib.linalg.solve(a, b),
+                              [_well_conditioned(2, 3, 3), _data(3, 4)], {}),
+    "solve_right": (lambda lib, a, b: lib.linalg.solve(a, b, left=False),
+                    [_well_conditioned(3, 3), _data(2, 3)],
+                    {}),
+    "cholesky": (lambda lib, x: lib.linalg.cholesky(_sym_pd(lib, x)), [_data(3, 3)], {}),
+    "cholesky_upper_batch": (lambda lib, x: lib.linalg.cholesky(_sym_pd(lib, x), upper=True),
+                             [_data(2, 3, 3)],
+                             {}),
+    "cholesky_raw": (lambda lib, x: lib.linalg.cholesky(x), [_sym_pd(np, _data(3, 3))], {"gradcheck": False}),
+    "eigh": (lambda lib, x: _eigh_invariant(lib, _sym_pd(lib, x)), [_data(3, 3)], {}),
+    "eigh_batch_upper": (lambda lib, x: _eigh_invariant(lib, _sym_pd(lib, x), "U"), [_data(2, 4, 4)], {}),
+    "eigvalsh": (lambda lib, x: lib.linalg.eigvalsh(_sym_pd(lib, x)), [_data(3, 3)], {}),
+    "svd_square": (lambda lib, x: _svd_invariant(lib, x), [_data(3, 3)], {}),
+    "svd_tall": (lambda lib, x: _svd_invariant(lib, x), [_data(2, 4, 3)], {}),
+    "svd_wide": (lambda lib, x: _svd_invariant(lib, x), [_data(3, 5)], {}),
+    "svdvals": (lambda lib, x: lib.linalg.svdvals(x), [_data(4, 3)], {}),
+    "svd_legacy": (lambda lib, x: _svd_legacy_invariant(lib, x), [_data(4, 3)], {}),
+    "qr": (lambda lib, x: lib.linalg.qr(x), [_data(4, 3)], {}),
+    "qr_square_batch": (lambda lib, x: lib.linalg.qr(x), [_data(2, 3, 3)], {}),
+    # torch cannot differentiate mode="r" (it needs Q); brickwork can: forward against torch,
+    # the gradient against central differences
+    "qr_r": (lambda lib, x: lib.linalg.qr(x, mode="r")[1], [_data(4, 3)], {"torch_grad": False}),
+    "matrix_power_3": (lambda lib, x: lib.linalg.matrix_power(x, 3), [_data(3, 3)], {}),
+    "matrix_power_neg": (lambda lib, x: lib.linalg.matrix_power(x, -2), [_well_conditioned(2, 3, 3)], {}),
+    "matrix_power_0": (lambda lib, x: x.matrix_power(0) + x, [_data(3, 3)], {}),
+    "pinv": (lambda lib, x: lib.linalg.pinv(x), [_data(4, 3)], {}),
+    "pinverse": (lambda lib, x: lib.pinverse(x), [_data(2, 3)], {}),
+    "vector_norm": (lambda lib, x: lib.linalg.vector_norm(x), [_data(3, 4)], {}),
+    "vector_norm_ord": (lambda lib, x: lib.linalg.vector_norm(x, ord=3, dim=1, keepdim=True),
+                        [_data(3, 4)], {}),
+    "vector_norm_inf": (lambda lib, x: lib.linalg.vector_norm(x, ord=float("inf"), dim=0),
+                        [_distinct(3, 4)], {}),
+    "vector_norm_1": (lambda lib, x: lib.linalg.vector_norm(x, ord=1), [_data(5)], {}),
+    "vector_norm_scalar": (lambda lib, x: lib.linalg.vector_norm(x), [_data()], {}),
+    **{f"matrix_norm_{name}": (lambda lib, x, o=o: lib.linalg.matrix_norm(x, ord=o), [_distinct(2, 3, 4)], {})
+       for name, o in (("fro", "fro"), ("nuc", "nuc"), ("inf", float("inf")), ("-inf", float("-inf")),
+                       ("1", 1), ("-1", -1), ("2", 2), ("-2", -2))},
+    "matrix_norm_dims_keepdim": (lambda lib, x: lib.linalg.matrix_norm(x, ord=1, dim=(0, 2), keepdim=True),
+                                 [_distinct(3, 2, 4)], {}),
+    "norm_default": (lambda lib, x: lib.linalg.norm(x), [_data(2, 3, 4)], {}),
+    "norm_matrix_ord": (lambda lib, x: lib.linalg.norm(x, ord="nuc"), [_data(3, 4)], {}),
+    "norm_vector_dim": (lambda lib, x: lib.linalg.norm(x, dim=1), [_data(3, 4)], {}),
+    "norm_matrix_dims": (lambda lib, x: lib.linalg.norm(x, ord=2, dim=(1, 2)), [_data(2, 3, 4)], {}),
+    "norm_vector_ord": (lambda lib, x: lib.linalg.norm(x, ord=0.5), [_data(4, low=0.2)], {}),
+}
+
+
+def _eigh_invariant(lib, a, uplo="L"):
+    """Eigenvalues, and eigenvector products that do not depend on each vector's sign."""
+    values, vectors = lib.linalg.eigh(a, UPLO=uplo)
+    w = lib.tensor(_weights(values.shape[-1]), dtype=a.dtype)
+    return values, vectors * vectors, (vectors * w) @ vectors.transpose(-1, -2)
+
+
+def _svd_invariant(lib, a):
+    """``S``, and ``U diag(w) Vh`` with fixed weights (unchanged when a vector pair flips sign)."""
+    u, s, vh = lib.linalg.svd(a, full_matrices=False)
+    w = lib.tensor(_weights(s.shape[-1]), dtype=a.dtype)
+    return s, (u * w) @ vh
+
+
+def _svd_legacy_invariant(lib, a):
+    u, s, v = lib.svd(a)
+    return s, (u * s) @ v.transpose(-1, -2)
+
+
+@pytest.mark.parametrize("name", list(DIFFERENTIABLE))
+def test_differentiable_op(name, device):
+    fn, arrays, options = DIFFERENTIABLE[name]
+    options = dict(options)
+    rtol_f64 = options.pop("rtol_f64", None)
+    grad_inputs = options.pop("grad_inputs", None)
+    gradcheck = options.pop("gradcheck", True)
+    torch_grad = options.pop("torch_grad", True)
+    if grad_inputs is not None:  # the later arrays are data that needs no gradient (quantile's q)
+        arrays = list(arrays)
+        fixed = arrays[grad_inputs:]
+        arrays = arrays[:grad_inputs]
+
+        def call(lib, *xs):
+            extra = [lib.tensor(a, dtype=xs[0].dtype, device=xs[0].device) for a in fixed]
+            return fn(lib, *xs, *extra)
+    else:
+        def call(lib, *xs):
+            return fn(lib, *xs)
+    bw_fn, torch_fn = functools.partial(call, bw), functools.partial(call, torch)
+    for dt in (np.float32, np.float64):
+        tol = {"rtol": rtol_f64} if dt is np.float64 and rtol_f64 else {}
+        check_against_torch(bw_fn, torch_fn, [np.asarray(a).astype(dt) for a in arrays], device,
+                            grad=torch_grad, **tol)
+    finite = all(np.isfinite(np.asarray(a)).all() for a in arrays)
+    if gradcheck and finite and any(np.asarray(a).size for a in arrays):
+        gradcheck_arrays(bw_fn, arrays, device)
+
