@@ -138,14 +138,20 @@ class MaxPool2d(Function):
                 self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
             return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
-        windows = geometry.windows()
-        rows, cols = windows[0]
-        peak = empty_in_layout(xp, xpad, lead + geometry.out_hw)
-        peak[...] = xpad[..., rows, cols]
-        for rows, cols in windows[1:]:
-            xp.maximum(peak, xpad[..., rows, cols], out=peak)
         if self.needs_input_grad[0]:
-            self.xpad, self.peak = xpad, peak
+            # the gradient needs only where each maximum lies: one small offset per output
+            planes = Deinterleaved(xp, xpad, geometry)
+            peak, self.winner = window_max_and_offset(xp, planes)
+            self.planes = planes.layout()
+            return batch_outermost_copy(xp, peak)
+        if geometry.overlapping:  # several reads of each element: deinterleave once
+            views = Deinterleaved(xp, xpad, geometry).windows()
+        else:
+            views = [xpad[..., rows, cols] for rows, cols in geometry.windows()]
+        peak = empty_in_layout(xp, xpad, lead + geometry.out_hw)
+        peak[...] = views[0]
+        for v in views[1:]:
+            xp.maximum(peak, v, out=peak)
         return batch_outermost_copy(xp, peak)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
@@ -159,44 +165,135 @@ class MaxPool2d(Function):
             out = empty_in_layout(xp, g, self.x_shape, order=self.order)  # the input's layout
             geo.tiles(out)[...] = gx
             return (out,)
-        # Route each output's gradient to the first offset holding its maximum: ``left`` is the
-        # gradient not yet routed; an offset that holds the maximum takes all of it. Every
-        # array is in the input's memory order (no transposing passes).
-        xpad, peak = self.xpad, self.peak
-        windows = geo.windows()
-        left = empty_in_layout(xp, peak)
-        left[...] = g
-        hit = empty_in_layout(xp, peak, dtype=bool)
-        nan = empty_in_layout(xp, peak, dtype=bool) if peak.dtype.kind == "f" else None
-        gx = empty_in_layout(xp, xpad)
-        if not geo.covers_input:
-            gx.fill(0)
-        for k, (rows, cols) in enumerate(windows):
-            v = xpad[..., rows, cols]
-            xp.equal(v, peak, out=hit)
-            if nan is not None:  # a NaN is the maximum where it appears, as in PyTorch
-                xp.not_equal(v, v, out=nan)
-                hit |= nan
-            if geo.overlapping:
-                gx[..., rows, cols] += left * hit
+        # Each kernel offset adds the gradient of the outputs whose maximum it holds into the
+        # deinterleaved planes (an inf or NaN gradient reaches only the maximum, as in
+        # PyTorch); the planes are then interleaved into the gradient.
+        winner = self.winner
+        if memory_order(g) != memory_order(winner):
+            g_in_layout = empty_in_layout(xp, winner, dtype=g.dtype)
+            g_in_layout[...] = g
+            g = g_in_layout
+        planes = self.planes.zeros(xp, g.dtype)
+        hit = empty_in_layout(xp, winner, dtype=bool)
+        share = empty_in_layout(xp, winner, dtype=g.dtype)
+        finite = bool(xp.isfinite(g).all())  # then a product is exact (and faster than a select)
+        zero = g.dtype.type(0)
+        for k, view in enumerate(planes.windows()):
+            xp.equal(winner, k, out=hit)
+            if finite:
+                xp.multiply(g, hit, out=share)
             else:
-                xp.multiply(left, hit, out=gx[..., rows, cols])
-            if k < len(windows) - 1:
-                xp.logical_not(hit, out=hit)
-                left *= hit
-        return (geo.crop(gx),)
+                share[...] = xp.where(hit, g, zero)
+            view += share
+        return (geo.crop(planes.interleave(xp)),)
 
 
-def first_max_offsets(xp: Any, xpad: Any, out: Any, geo: _Geometry) -> Any:
-    """For every output, the index of the first kernel offset holding the maximum."""
-    windows = geo.windows()
-    winner = xp.full(out.shape, len(windows), dtype=np.int32 if len(windows) > 127 else np.int8)
-    for k in range(len(windows) - 1, -1, -1):  # later offsets first, so the first one wins
-        rows, cols = windows[k]
-        v = xpad[..., rows, cols]
-        hit = (v == out) | (v != v)  # a NaN is the maximum where it appears, as in PyTorch
-        winner[hit] = k
-    return winner
+class Deinterleaved:
+    """A padded input split by stride phase: plane ``(a, b)`` holds ``xpad[..., a::sh, b::sw]``.
+
+    A window offset reads one plane with unit steps, so each sweep over it runs
+    on contiguous rows instead of steps of ``sh``/``sw`` (several times faster on
+    a convolution's batch-innermost output, whose rows are then long runs). With
+    stride 1 the single plane is the input itself. Planes are in the input's
+    memory order.
+    """
+
+    def __init__(self, xp: Any, xpad: Any, geo: _Geometry) -> None:
+        self.geo, self.shape, self.order = geo, xpad.shape, memory_order(xpad)
+        (sh, sw), lead = geo.stride, xpad.shape[:-2]
+        if (sh, sw) == (1, 1):
+            self.planes = {(0, 0): xpad}
+            return
+        self.planes = {}
+        for a, b in self._used():
+            shape = lead + (len(range(a, xpad.shape[-2], sh)), len(range(b, xpad.shape[-1], sw)))
+            plane = empty_in_layout(xp, xpad, shape)
+            plane[...] = xpad[..., a::sh, b::sw]
+            self.planes[a, b] = plane
+
+    def _used(self) -> list[tuple[int, int]]:
+        (kh, kw), (sh, sw), (dh, dw) = self.geo.kernel, self.geo.stride, self.geo.dilation
+        return sorted({((i * dh) % sh, (j * dw) % sw) for i in range(kh) for j in range(kw)})
+
+    def windows(self) -> list[Any]:
+        """One unit-step view per kernel offset, in PyTorch's scan order (as ``geo.windows``)."""
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = (self.geo.kernel, self.geo.stride,
+                                                  self.geo.dilation, self.geo.out_hw)
+        views = []
+        for i in range(kh):
+            for j in range(kw):
+                r, c = i * dh, j * dw
+                plane = self.planes[r % sh, c % sw]
+                views.append(plane[..., r // sh:r // sh + oh, c // sw:c // sw + ow])
+        return views
+
+    def layout(self) -> Deinterleaved:
+        """This split without its data (what a backward keeps)."""
+        out = Deinterleaved.__new__(Deinterleaved)
+        out.geo, out.shape, out.order, out.planes = self.geo, self.shape, self.order, None
+        return out
+
+    def zeros(self, xp: Any, dtype: Any) -> Deinterleaved:
+        """Zero planes of this split (all stride phases), for a gradient."""
+        (sh, sw), lead = self.geo.stride, self.shape[:-2]
+        out = self.layout()
+        out.planes = {}
+        for a in range(sh):
+            for b in range(sw):
+                shape = lead + (len(range(a, self.shape[-2], sh)), len(range(b, self.shape[-1], sw)))
+                plane = empty_in_layout(xp, None, shape, dtype=dtype, order=self.order)
+                plane.fill(0)
+                out.planes[a, b] = plane
+        return out
+
+    def interleave(self, xp: Any) -> Any:
+        """The full array of these planes (every phase present, as :meth:`zeros` makes them)."""
+        (sh, sw) = self.geo.stride
+        if (sh, sw) == (1, 1):
+            return self.planes[0, 0]
+        first = self.planes[0, 0]
+        out = empty_in_layout(xp, None, self.shape, dtype=first.dtype, order=self.order)
+        for (a, b), plane in self.planes.items():
+            out[..., a::sh, b::sw] = plane
+        return out
+
+
+def window_max_and_offset(xp: Any, planes: Deinterleaved) -> tuple[Any, Any]:
+    """The maximum of every window and the index of the kernel offset holding it.
+
+    The offset is PyTorch's: the first maximum in row-major window order, except
+    that a NaN is the maximum where it appears (the last NaN when there are
+    several). Both arrays are in the input's memory order; offsets are ``uint8``
+    for windows of up to 255 elements.
+    """
+    views = planes.windows()
+    shape = planes.shape[:-2] + planes.geo.out_hw
+    code = np.uint8 if len(views) <= 255 else np.int32
+    peak = empty_in_layout(xp, None, shape, dtype=views[0].dtype, order=planes.order)
+    winner = empty_in_layout(xp, None, shape, dtype=code, order=planes.order)
+    update = empty_in_layout(xp, None, shape, dtype=bool, order=planes.order)
+    scratch = empty_in_layout(xp, None, shape, dtype=bool, order=planes.order)
+    offset = empty_in_layout(xp, None, shape, dtype=code, order=planes.order)
+
+    def sweep(nan_aware: bool) -> None:
+        # offsets are visited in increasing order and replace the winner only when strictly
+        # greater (a tie keeps the earlier one), so the winner is the largest updating offset
+        peak[...] = views[0]
+        winner.fill(0)
+        for k, v in enumerate(views[1:], start=1):
+            xp.greater(v, peak, out=update)
+            if nan_aware:
+                xp.not_equal(v, v, out=scratch)
+                xp.logical_or(update, scratch, out=update)
+            xp.maximum(peak, v, out=peak)  # NaN propagates: the values are right either way
+            xp.multiply(update, code(k), out=offset)
+            xp.maximum(winner, offset, out=winner)
+
+    sweep(nan_aware=False)
+    # NaNs are rare: only then sweep again with the NaN rule for the offsets
+    if peak.dtype.kind == "f" and bool(xp.isnan(peak).any()):
+        sweep(nan_aware=True)
+    return peak, winner
 
 
 class AvgPool2d(Function):
@@ -356,8 +453,11 @@ def _max_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: An
     if not return_indices:
         return _from_2d(out, spatial)
     xp = x._device.xp
-    xpad = geo.pad(xp, x._data, -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
-    winner = first_max_offsets(xp, xpad, out._data, geo)
+    winner = getattr(out.grad_fn, "winner", None)
+    if winner is None:  # no graph (or whole-window pooling): find the offsets here
+        xpad = geo.pad(xp, x._data,
+                       -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
+        winner = window_max_and_offset(xp, Deinterleaved(xp, xpad, geo))[1]
     indices = _flat_indices(xp, winner, geo)
     return _from_2d(out, spatial), _from_2d(_wrap(indices, x._device), spatial)
 
