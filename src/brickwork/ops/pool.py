@@ -118,8 +118,9 @@ class MaxPool2d(Function):
     """Max over each window of the last two axes; the gradient goes to the first maximum."""
 
     op_name = "max_pool2d"
-    # backward reads the (padded) input and the output, which may be the very arrays of the
-    # tensors: declare both so an in-place change before backward raises instead of misrouting
+    # the whole-window backward reads a view of the input; the strided one reads offsets the
+    # forward found. Both are declared, so an in-place change of either tensor before
+    # backward raises (stricter than PyTorch for the output)
     saved_inputs = (0,)
     saves_output = True
 
