@@ -139,17 +139,14 @@ class MaxPool2d(Function):
                 self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
             return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
+        views = window_views(xp, xpad, geometry)
+        shape, order = lead + geometry.out_hw, memory_order(xpad)
         if self.needs_input_grad[0]:
             # the gradient needs only where each maximum lies: one small offset per output
-            planes = Deinterleaved(xp, xpad, geometry)
-            peak, self.winner = window_max_and_offset(xp, planes)
-            self.planes = planes.layout()
+            peak, self.winner = window_max_and_offset(xp, views, shape, order)
+            self.padded_shape, self.order = xpad.shape, order
             return batch_outermost_copy(xp, peak)
-        if geometry.overlapping:  # several reads of each element: deinterleave once
-            views = Deinterleaved(xp, xpad, geometry).windows()
-        else:
-            views = [xpad[..., rows, cols] for rows, cols in geometry.windows()]
-        peak = empty_in_layout(xp, xpad, lead + geometry.out_hw)
+        peak = empty_in_layout(xp, None, shape, dtype=x.dtype, order=order)
         peak[...] = views[0]
         for v in views[1:]:
             xp.maximum(peak, v, out=peak)
@@ -166,27 +163,41 @@ class MaxPool2d(Function):
             out = empty_in_layout(xp, g, self.x_shape, order=self.order)  # the input's layout
             geo.tiles(out)[...] = gx
             return (out,)
-        # Each kernel offset adds the gradient of the outputs whose maximum it holds into the
-        # deinterleaved planes (an inf or NaN gradient reaches only the maximum, as in
-        # PyTorch); the planes are then interleaved into the gradient.
+        # Each kernel offset passes on the gradient of the outputs whose maximum it holds (an
+        # inf or NaN gradient reaches only the maximum, as in PyTorch). Overlapping windows
+        # add into deinterleaved planes, interleaved at the end; others write their strided
+        # view of the gradient once. All arrays are in the input's memory order.
         winner = self.winner
         if memory_order(g) != memory_order(winner):
             g_in_layout = empty_in_layout(xp, winner, dtype=g.dtype)
             g_in_layout[...] = g
             g = g_in_layout
-        planes = self.planes.zeros(xp, g.dtype)
+        if geo.overlapping:
+            planes = Deinterleaved.zeros(xp, geo, self.padded_shape, self.order, g.dtype)
+            views = planes.windows()
+        else:
+            gx = empty_in_layout(xp, None, self.padded_shape, dtype=g.dtype, order=self.order)
+            if not geo.covers_input:
+                gx.fill(0)
+            views = [gx[..., rows, cols] for rows, cols in geo.windows()]
         hit = empty_in_layout(xp, winner, dtype=bool)
-        share = empty_in_layout(xp, winner, dtype=g.dtype)
+        share = empty_in_layout(xp, winner, dtype=g.dtype) if geo.overlapping else None
         finite = bool(xp.isfinite(g).all())  # then a product is exact (and faster than a select)
         zero = g.dtype.type(0)
-        for k, view in enumerate(planes.windows()):
+        for k, view in enumerate(views):
             xp.equal(winner, k, out=hit)
+            if share is None:  # disjoint windows: each element is written once
+                if finite:
+                    xp.multiply(g, hit, out=view)
+                else:
+                    view[...] = xp.where(hit, g, zero)
+                continue
             if finite:
                 xp.multiply(g, hit, out=share)
             else:
                 share[...] = xp.where(hit, g, zero)
             view += share
-        return (geo.crop(planes.interleave(xp)),)
+        return (geo.crop(planes.interleave(xp) if geo.overlapping else gx),)
 
 
 class Deinterleaved:
@@ -206,15 +217,30 @@ class Deinterleaved:
             self.planes = {(0, 0): xpad}
             return
         self.planes = {}
-        for a, b in self._used():
-            shape = lead + (len(range(a, xpad.shape[-2], sh)), len(range(b, xpad.shape[-1], sw)))
-            plane = empty_in_layout(xp, xpad, shape)
+        (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+        for a, b in sorted({((i * dh) % sh, (j * dw) % sw) for i in range(kh) for j in range(kw)}):
+            plane = empty_in_layout(xp, None, lead + self._plane_hw(a, b), dtype=xpad.dtype,
+                                    order=self.order)
             plane[...] = xpad[..., a::sh, b::sw]
             self.planes[a, b] = plane
 
-    def _used(self) -> list[tuple[int, int]]:
-        (kh, kw), (sh, sw), (dh, dw) = self.geo.kernel, self.geo.stride, self.geo.dilation
-        return sorted({((i * dh) % sh, (j * dw) % sw) for i in range(kh) for j in range(kw)})
+    def _plane_hw(self, a: int, b: int) -> tuple[int, int]:
+        (sh, sw) = self.geo.stride
+        return len(range(a, self.shape[-2], sh)), len(range(b, self.shape[-1], sw))
+
+    @classmethod
+    def zeros(cls, xp: Any, geo: _Geometry, shape: tuple[int, ...], order: tuple[int, ...],
+              dtype: Any) -> Deinterleaved:
+        """Zero planes of every stride phase of a ``shape`` array, for a gradient."""
+        out = cls.__new__(cls)
+        out.geo, out.shape, out.order, out.planes = geo, tuple(shape), order, {}
+        for a in range(geo.stride[0]):
+            for b in range(geo.stride[1]):
+                plane = empty_in_layout(xp, None, shape[:-2] + out._plane_hw(a, b), dtype=dtype,
+                                        order=order)
+                plane.fill(0)
+                out.planes[a, b] = plane
+        return out
 
     def windows(self) -> list[Any]:
         """One unit-step view per kernel offset, in PyTorch's scan order (as ``geo.windows``)."""
@@ -228,53 +254,42 @@ class Deinterleaved:
                 views.append(plane[..., r // sh:r // sh + oh, c // sw:c // sw + ow])
         return views
 
-    def layout(self) -> Deinterleaved:
-        """This split without its data (what a backward keeps)."""
-        out = Deinterleaved.__new__(Deinterleaved)
-        out.geo, out.shape, out.order, out.planes = self.geo, self.shape, self.order, None
-        return out
-
-    def zeros(self, xp: Any, dtype: Any) -> Deinterleaved:
-        """Zero planes of this split (all stride phases), for a gradient."""
-        (sh, sw), lead = self.geo.stride, self.shape[:-2]
-        out = self.layout()
-        out.planes = {}
-        for a in range(sh):
-            for b in range(sw):
-                shape = lead + (len(range(a, self.shape[-2], sh)), len(range(b, self.shape[-1], sw)))
-                plane = empty_in_layout(xp, None, shape, dtype=dtype, order=self.order)
-                plane.fill(0)
-                out.planes[a, b] = plane
-        return out
-
     def interleave(self, xp: Any) -> Any:
         """The full array of these planes (every phase present, as :meth:`zeros` makes them)."""
         (sh, sw) = self.geo.stride
-        if (sh, sw) == (1, 1):
-            return self.planes[0, 0]
         first = self.planes[0, 0]
+        if (sh, sw) == (1, 1):
+            return first
         out = empty_in_layout(xp, None, self.shape, dtype=first.dtype, order=self.order)
         for (a, b), plane in self.planes.items():
             out[..., a::sh, b::sw] = plane
         return out
 
 
-def window_max_and_offset(xp: Any, planes: Deinterleaved) -> tuple[Any, Any]:
+def window_views(xp: Any, xpad: Any, geo: _Geometry) -> list[Any]:
+    """One view of ``xpad`` per kernel offset; overlapping windows (several reads of each
+    element) read deinterleaved planes, made once, instead of strided views."""
+    if geo.overlapping:
+        return Deinterleaved(xp, xpad, geo).windows()
+    return [xpad[..., rows, cols] for rows, cols in geo.windows()]
+
+
+def window_max_and_offset(xp: Any, views: list[Any], shape: tuple[int, ...],
+                          order: tuple[int, ...]) -> tuple[Any, Any]:
     """The maximum of every window and the index of the kernel offset holding it.
 
-    The offset is PyTorch's: the first maximum in row-major window order, except
+    ``views`` holds one view of the input per kernel offset, in PyTorch's scan
+    order; ``shape`` and ``order`` are the output's shape and memory order. The
+    offset is PyTorch's: the first maximum in row-major window order, except
     that a NaN is the maximum where it appears (the last NaN when there are
-    several). Both arrays are in the input's memory order; offsets are ``uint8``
-    for windows of up to 255 elements.
+    several). Offsets are ``uint8`` for windows of up to 255 elements.
     """
-    views = planes.windows()
-    shape = planes.shape[:-2] + planes.geo.out_hw
     code = np.uint8 if len(views) <= 255 else np.int32
-    peak = empty_in_layout(xp, None, shape, dtype=views[0].dtype, order=planes.order)
-    winner = empty_in_layout(xp, None, shape, dtype=code, order=planes.order)
-    update = empty_in_layout(xp, None, shape, dtype=bool, order=planes.order)
-    scratch = empty_in_layout(xp, None, shape, dtype=bool, order=planes.order)
-    offset = empty_in_layout(xp, None, shape, dtype=code, order=planes.order)
+    peak = empty_in_layout(xp, None, shape, dtype=views[0].dtype, order=order)
+    winner = empty_in_layout(xp, None, shape, dtype=code, order=order)
+    update = empty_in_layout(xp, None, shape, dtype=bool, order=order)
+    scratch = empty_in_layout(xp, None, shape, dtype=bool, order=order)
+    offset = empty_in_layout(xp, None, shape, dtype=code, order=order)
 
     def sweep(nan_aware: bool) -> None:
         # offsets are visited in increasing order and replace the winner only when strictly
@@ -458,7 +473,8 @@ def _max_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: An
     if winner is None:  # no graph (or whole-window pooling): find the offsets here
         xpad = geo.pad(xp, x._data,
                        -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
-        winner = window_max_and_offset(xp, Deinterleaved(xp, xpad, geo))[1]
+        winner = window_max_and_offset(xp, window_views(xp, xpad, geo),
+                                       xpad.shape[:-2] + geo.out_hw, memory_order(xpad))[1]
     indices = _flat_indices(xp, winner, geo)
     return _from_2d(out, spatial), _from_2d(_wrap(indices, x._device), spatial)
 
