@@ -182,7 +182,9 @@ class MaxPool2d(Function):
             views = [gx[..., rows, cols] for rows, cols in geo.windows()]
         hit = empty_in_layout(xp, winner, dtype=bool)
         share = empty_in_layout(xp, winner, dtype=g.dtype) if geo.overlapping else None
-        finite = bool(xp.isfinite(g).all())  # then a product is exact (and faster than a select)
+        # with a finite gradient a product is exact, and faster than a select (the check would
+        # read device data on the host: a device always selects)
+        finite = xp is np and bool(xp.isfinite(g).all())
         zero = g.dtype.type(0)
         for k, view in enumerate(views):
             xp.equal(winner, k, out=hit)
@@ -305,6 +307,9 @@ def window_max_and_offset(xp: Any, views: list[Any], shape: tuple[int, ...],
             xp.multiply(update, code(k), out=offset)
             xp.maximum(winner, offset, out=winner)
 
+    if xp is not np:  # on a device a check would read device data on the host: no shortcut
+        sweep(nan_aware=peak.dtype.kind == "f")
+        return peak, winner
     sweep(nan_aware=False)
     # NaNs are rare: only then sweep again with the NaN rule for the offsets
     if peak.dtype.kind == "f" and bool(xp.isnan(peak).any()):
