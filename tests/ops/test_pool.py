@@ -193,3 +193,56 @@ def test_max_pool_backward_refuses_an_output_modified_in_place():
     h.add_(1)  # ... and the input's
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         z.sum().backward()
+
+
+# Windows read through stride-phase planes, the first-maximum offsets saved by the forward: ties
+# (small integer values), several NaNs in a window, overlapping windows, padding, ceil_mode,
+# dilation and unequal strides, on NCHW and batch-innermost inputs, against PyTorch.
+ROUTING_CASES = [
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=(3, 2), stride=(2, 3), dilation=(2, 1), padding=(1, 0)),
+    dict(kernel_size=2, stride=3),
+]
+
+
+def _compare_routing(x, g, kw, device, layout):
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = TF.max_pool2d(xt, **kw, return_indices=True)
+    yt.backward(torch.tensor(g))
+    xb = bw.tensor(x, device=device, requires_grad=True)
+    yb, ib = F.max_pool2d(layout(xb), **kw, return_indices=True)
+    yb.backward(bw.tensor(g, device=device))
+    np.testing.assert_array_equal(yb.detach().cpu().numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(ib.cpu().numpy(), it.numpy())
+    # overlapping windows sum several gradients into one element, in another order than torch
+    np.testing.assert_allclose(xb.grad.cpu().numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", ROUTING_CASES, ids=str)
+@pytest.mark.parametrize("innermost", [False, True], ids=["nchw", "batch_innermost"])
+def test_max_pool_routes_ties_and_nans_as_pytorch(kw, innermost, device):
+    x = rng.integers(0, 3, size=(3, 2, 9, 10)).astype(np.float32)  # many ties
+    x[0, 0, 1:3, 1:3] = np.nan  # several NaNs in one window: PyTorch takes the last
+    x[1, 1, 4, 4] = np.nan
+    g = rng.standard_normal((3, 2) + tuple(TF.max_pool2d(torch.tensor(x), **kw).shape[-2:]))
+    layout = _batch_innermost if innermost else (lambda t: t)
+    _compare_routing(x, g.astype(np.float32), kw, device, layout)
+    _compare_routing(np.nan_to_num(x, nan=1.0), g.astype(np.float32), kw, device, layout)
+
+
+def test_max_pool_non_finite_gradient_reaches_only_the_maximum(device):
+    x = rng.standard_normal((2, 1, 7, 7)).astype(np.float32)
+    g = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    g[0, 0, 1, 1], g[1, 0, 0, 2] = np.inf, np.nan
+    _compare_routing(x, g, dict(kernel_size=3, stride=2), device, lambda t: t)
+    _compare_routing(x, g, dict(kernel_size=2), device, lambda t: t)
+
+
+def test_max_pool_return_indices_without_graph_take_the_last_nan(device):
+    x = np.array([[[[np.nan, 1.0, np.nan], [2.0, np.nan, 0.0], [1.0, 1.0, 1.0]]]], np.float32)
+    _, index = F.max_pool2d(bw.tensor(x, device=device), 3, 1, return_indices=True)
+    assert index.cpu().numpy().item() == TF.max_pool2d(torch.tensor(x), 3, 1,
+                                                       return_indices=True)[1].item() == 4

@@ -118,8 +118,9 @@ class MaxPool2d(Function):
     """Max over each window of the last two axes; the gradient goes to the first maximum."""
 
     op_name = "max_pool2d"
-    # backward reads the (padded) input and the output, which may be the very arrays of the
-    # tensors: declare both so an in-place change before backward raises instead of misrouting
+    # the whole-window backward reads a view of the input; the strided one reads offsets the
+    # forward found. Both are declared, so an in-place change of either tensor before
+    # backward raises (stricter than PyTorch for the output)
     saved_inputs = (0,)
     saves_output = True
 
@@ -138,14 +139,17 @@ class MaxPool2d(Function):
                 self.flat = tiles.swapaxes(-3, -2).reshape(lead + geometry.out_hw + (-1,))
             return tiles.max(axis=(-3, -1))
         xpad = geometry.pad(xp, x, fill)
-        windows = geometry.windows()
-        rows, cols = windows[0]
-        peak = empty_in_layout(xp, xpad, lead + geometry.out_hw)
-        peak[...] = xpad[..., rows, cols]
-        for rows, cols in windows[1:]:
-            xp.maximum(peak, xpad[..., rows, cols], out=peak)
+        views = window_views(xp, xpad, geometry)
+        shape, order = lead + geometry.out_hw, memory_order(xpad)
         if self.needs_input_grad[0]:
-            self.xpad, self.peak = xpad, peak
+            # the gradient needs only where each maximum lies: one small offset per output
+            peak, self.winner = window_max_and_offset(xp, views, shape, order)
+            self.padded_shape, self.order = xpad.shape, order
+            return batch_outermost_copy(xp, peak)
+        peak = empty_in_layout(xp, None, shape, dtype=x.dtype, order=order)
+        peak[...] = views[0]
+        for v in views[1:]:
+            xp.maximum(peak, v, out=peak)
         return batch_outermost_copy(xp, peak)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
@@ -159,44 +163,158 @@ class MaxPool2d(Function):
             out = empty_in_layout(xp, g, self.x_shape, order=self.order)  # the input's layout
             geo.tiles(out)[...] = gx
             return (out,)
-        # Route each output's gradient to the first offset holding its maximum: ``left`` is the
-        # gradient not yet routed; an offset that holds the maximum takes all of it. Every
-        # array is in the input's memory order (no transposing passes).
-        xpad, peak = self.xpad, self.peak
-        windows = geo.windows()
-        left = empty_in_layout(xp, peak)
-        left[...] = g
-        hit = empty_in_layout(xp, peak, dtype=bool)
-        nan = empty_in_layout(xp, peak, dtype=bool) if peak.dtype.kind == "f" else None
-        gx = empty_in_layout(xp, xpad)
-        if not geo.covers_input:
-            gx.fill(0)
-        for k, (rows, cols) in enumerate(windows):
-            v = xpad[..., rows, cols]
-            xp.equal(v, peak, out=hit)
-            if nan is not None:  # a NaN is the maximum where it appears, as in PyTorch
-                xp.not_equal(v, v, out=nan)
-                hit |= nan
-            if geo.overlapping:
-                gx[..., rows, cols] += left * hit
+        # Each kernel offset passes on the gradient of the outputs whose maximum it holds (an
+        # inf or NaN gradient reaches only the maximum, as in PyTorch). Overlapping windows
+        # add into deinterleaved planes, interleaved at the end; others write their strided
+        # view of the gradient once. All arrays are in the input's memory order.
+        winner = self.winner
+        if memory_order(g) != memory_order(winner):
+            g_in_layout = empty_in_layout(xp, winner, dtype=g.dtype)
+            g_in_layout[...] = g
+            g = g_in_layout
+        if geo.overlapping:
+            planes = Deinterleaved.zeros(xp, geo, self.padded_shape, self.order, g.dtype)
+            views = planes.windows()
+        else:
+            gx = empty_in_layout(xp, None, self.padded_shape, dtype=g.dtype, order=self.order)
+            if not geo.covers_input:
+                gx.fill(0)
+            views = [gx[..., rows, cols] for rows, cols in geo.windows()]
+        hit = empty_in_layout(xp, winner, dtype=bool)
+        share = empty_in_layout(xp, winner, dtype=g.dtype) if geo.overlapping else None
+        # with a finite gradient a product is exact, and faster than a select (the check would
+        # read device data on the host: a device always selects)
+        finite = xp is np and bool(xp.isfinite(g).all())
+        zero = g.dtype.type(0)
+        for k, view in enumerate(views):
+            xp.equal(winner, k, out=hit)
+            if share is None:  # disjoint windows: each element is written once
+                if finite:
+                    xp.multiply(g, hit, out=view)
+                else:
+                    view[...] = xp.where(hit, g, zero)
+                continue
+            if finite:
+                xp.multiply(g, hit, out=share)
             else:
-                xp.multiply(left, hit, out=gx[..., rows, cols])
-            if k < len(windows) - 1:
-                xp.logical_not(hit, out=hit)
-                left *= hit
-        return (geo.crop(gx),)
+                share[...] = xp.where(hit, g, zero)
+            view += share
+        return (geo.crop(planes.interleave(xp) if geo.overlapping else gx),)
 
 
-def first_max_offsets(xp: Any, xpad: Any, out: Any, geo: _Geometry) -> Any:
-    """For every output, the index of the first kernel offset holding the maximum."""
-    windows = geo.windows()
-    winner = xp.full(out.shape, len(windows), dtype=np.int32 if len(windows) > 127 else np.int8)
-    for k in range(len(windows) - 1, -1, -1):  # later offsets first, so the first one wins
-        rows, cols = windows[k]
-        v = xpad[..., rows, cols]
-        hit = (v == out) | (v != v)  # a NaN is the maximum where it appears, as in PyTorch
-        winner[hit] = k
-    return winner
+class Deinterleaved:
+    """A padded input split by stride phase: plane ``(a, b)`` holds ``xpad[..., a::sh, b::sw]``.
+
+    A window offset reads one plane with unit steps, so each sweep over it runs
+    on contiguous rows instead of steps of ``sh``/``sw`` (several times faster on
+    a convolution's batch-innermost output, whose rows are then long runs). With
+    stride 1 the single plane is the input itself. Planes are in the input's
+    memory order.
+    """
+
+    def __init__(self, xp: Any, xpad: Any, geo: _Geometry) -> None:
+        self.geo, self.shape, self.order = geo, xpad.shape, memory_order(xpad)
+        (sh, sw), lead = geo.stride, xpad.shape[:-2]
+        if (sh, sw) == (1, 1):
+            self.planes = {(0, 0): xpad}
+            return
+        self.planes = {}
+        (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+        for a, b in sorted({((i * dh) % sh, (j * dw) % sw) for i in range(kh) for j in range(kw)}):
+            plane = empty_in_layout(xp, None, lead + self._plane_hw(a, b), dtype=xpad.dtype,
+                                    order=self.order)
+            plane[...] = xpad[..., a::sh, b::sw]
+            self.planes[a, b] = plane
+
+    def _plane_hw(self, a: int, b: int) -> tuple[int, int]:
+        (sh, sw) = self.geo.stride
+        return len(range(a, self.shape[-2], sh)), len(range(b, self.shape[-1], sw))
+
+    @classmethod
+    def zeros(cls, xp: Any, geo: _Geometry, shape: tuple[int, ...], order: tuple[int, ...],
+              dtype: Any) -> Deinterleaved:
+        """Zero planes of every stride phase of a ``shape`` array, for a gradient."""
+        out = cls.__new__(cls)
+        out.geo, out.shape, out.order, out.planes = geo, tuple(shape), order, {}
+        for a in range(geo.stride[0]):
+            for b in range(geo.stride[1]):
+                plane = empty_in_layout(xp, None, shape[:-2] + out._plane_hw(a, b), dtype=dtype,
+                                        order=order)
+                plane.fill(0)
+                out.planes[a, b] = plane
+        return out
+
+    def windows(self) -> list[Any]:
+        """One unit-step view per kernel offset, in PyTorch's scan order (as ``geo.windows``)."""
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = (self.geo.kernel, self.geo.stride,
+                                                  self.geo.dilation, self.geo.out_hw)
+        views = []
+        for i in range(kh):
+            for j in range(kw):
+                r, c = i * dh, j * dw
+                plane = self.planes[r % sh, c % sw]
+                views.append(plane[..., r // sh:r // sh + oh, c // sw:c // sw + ow])
+        return views
+
+    def interleave(self, xp: Any) -> Any:
+        """The full array of these planes (every phase present, as :meth:`zeros` makes them)."""
+        (sh, sw) = self.geo.stride
+        first = self.planes[0, 0]
+        if (sh, sw) == (1, 1):
+            return first
+        out = empty_in_layout(xp, None, self.shape, dtype=first.dtype, order=self.order)
+        for (a, b), plane in self.planes.items():
+            out[..., a::sh, b::sw] = plane
+        return out
+
+
+def window_views(xp: Any, xpad: Any, geo: _Geometry) -> list[Any]:
+    """One view of ``xpad`` per kernel offset; overlapping windows (several reads of each
+    element) read deinterleaved planes, made once, instead of strided views."""
+    if geo.overlapping:
+        return Deinterleaved(xp, xpad, geo).windows()
+    return [xpad[..., rows, cols] for rows, cols in geo.windows()]
+
+
+def window_max_and_offset(xp: Any, views: list[Any], shape: tuple[int, ...],
+                          order: tuple[int, ...]) -> tuple[Any, Any]:
+    """The maximum of every window and the index of the kernel offset holding it.
+
+    ``views`` holds one view of the input per kernel offset, in PyTorch's scan
+    order; ``shape`` and ``order`` are the output's shape and memory order. The
+    offset is PyTorch's: the first maximum in row-major window order, except
+    that a NaN is the maximum where it appears (the last NaN when there are
+    several). Offsets are ``uint8`` for windows of up to 255 elements.
+    """
+    code = np.uint8 if len(views) <= 255 else np.int32
+    peak = empty_in_layout(xp, None, shape, dtype=views[0].dtype, order=order)
+    winner = empty_in_layout(xp, None, shape, dtype=code, order=order)
+    update = empty_in_layout(xp, None, shape, dtype=bool, order=order)
+    scratch = empty_in_layout(xp, None, shape, dtype=bool, order=order)
+    offset = empty_in_layout(xp, None, shape, dtype=code, order=order)
+
+    def sweep(nan_aware: bool) -> None:
+        # offsets are visited in increasing order and replace the winner only when strictly
+        # greater (a tie keeps the earlier one), so the winner is the largest updating offset
+        peak[...] = views[0]
+        winner.fill(0)
+        for k, v in enumerate(views[1:], start=1):
+            xp.greater(v, peak, out=update)
+            if nan_aware:
+                xp.not_equal(v, v, out=scratch)
+                xp.logical_or(update, scratch, out=update)
+            xp.maximum(peak, v, out=peak)  # NaN propagates: the values are right either way
+            xp.multiply(update, code(k), out=offset)
+            xp.maximum(winner, offset, out=winner)
+
+    if xp is not np:  # on a device a check would read device data on the host: no shortcut
+        sweep(nan_aware=peak.dtype.kind == "f")
+        return peak, winner
+    sweep(nan_aware=False)
+    # NaNs are rare: only then sweep again with the NaN rule for the offsets
+    if peak.dtype.kind == "f" and bool(xp.isnan(peak).any()):
+        sweep(nan_aware=True)
+    return peak, winner
 
 
 class AvgPool2d(Function):
@@ -356,8 +474,12 @@ def _max_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: An
     if not return_indices:
         return _from_2d(out, spatial)
     xp = x._device.xp
-    xpad = geo.pad(xp, x._data, -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
-    winner = first_max_offsets(xp, xpad, out._data, geo)
+    winner = getattr(out.grad_fn, "winner", None)
+    if winner is None:  # no graph (or whole-window pooling): find the offsets here
+        xpad = geo.pad(xp, x._data,
+                       -np.inf if x._data.dtype.kind == "f" else np.iinfo(x._data.dtype).min)
+        winner = window_max_and_offset(xp, window_views(xp, xpad, geo),
+                                       xpad.shape[:-2] + geo.out_hw, memory_order(xpad))[1]
     indices = _flat_indices(xp, winner, geo)
     return _from_2d(out, spatial), _from_2d(_wrap(indices, x._device), spatial)
 
