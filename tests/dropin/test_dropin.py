@@ -58,6 +58,20 @@ def test_imports_that_tutorials_use_work():
     ]
 
 
+def test_distribution_submodule_paths_and_vision_import():
+    out = check("""
+        import brickwork, brickwork.torch
+        brickwork.torch.install()
+        from torch.distributions.multinomial import Multinomial
+        from torch.distributions.normal import Normal
+        import torchvision
+        from torchvision import transforms
+        assert Multinomial is brickwork.distributions.Multinomial and Normal is brickwork.distributions.Normal
+        print(transforms.ToTensor is brickwork.vision.transforms.ToTensor)
+    """)
+    assert out.split() == ["True"]
+
+
 def test_round_trip_leaves_sys_modules_and_reprs_as_before():
     # A first round loads brickwork's own modules behind the proxies (they stay loaded, as any
     # imported module does); the second round must then leave sys.modules exactly as it found it.

@@ -59,6 +59,9 @@ MODULE_MAP: dict[str, str] = {
     "torch.autograd": "brickwork.autograd",
     "torch.autograd.functional": "brickwork.autograd_functional",
     "torch.distributions": "brickwork.distributions",
+    # torch's one-module-per-distribution paths (from torch.distributions.normal import Normal)
+    **{f"torch.distributions.{name}": "brickwork.distributions"
+       for name in ("normal", "uniform", "bernoulli", "categorical", "multinomial", "distribution")},
     "torch.linalg": "brickwork.linalg",
     "torch.fft": "brickwork.fft",
     "torch.special": "brickwork.special",
