@@ -161,3 +161,15 @@ def test_onednn_threads_follow_the_blas_thread_count():
                          env={**env, "PYTHONPATH": SRC})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["1", "2"]
+
+
+@needs_onednn
+def test_loading_onednn_leaves_the_environment_as_it_was():
+    code = ("import os, brickwork as bw, brickwork.nn.functional as F\n"
+            "F.conv2d(bw.ones(1, 1, 4, 4), bw.ones(1, 1, 3, 3))\n"
+            "print(os.environ.get('OMP_WAIT_POLICY', 'unset'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**env, "PYTHONPATH": SRC})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["unset"]  # passive waiting was asked of libgomp only while it loaded
