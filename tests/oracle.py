@@ -23,7 +23,7 @@ def to_numpy(x: Any) -> np.ndarray:
     if isinstance(x, bw.Tensor):
         return x.detach().cpu().numpy()
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().numpy(force=True)  # (force: torch's ZeroTensors of double backward)
     return np.asarray(x)
 
 
@@ -128,6 +128,88 @@ def gradcheck_arrays(
     assert bw.testing.gradcheck(bw_fn, inputs, **kwargs)
 
 
+def check_double_against_torch(
+    bw_fn: Callable[..., Any],
+    torch_fn: Callable[..., Any],
+    arrays: Sequence[np.ndarray],
+    device: bw.device | str = "cpu",
+    seed: int = 0,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+) -> None:
+    """Second derivatives against torch's, in float64.
+
+    Both frameworks compute the first gradient ``g = d(sum(v * f(x)))/dx`` with
+    ``create_graph=True``, project it on a random ``u`` and differentiate ``sum(u * g)`` with
+    respect to the inputs ``x`` and the cotangents ``v``. Where torch cannot differentiate the op
+    twice, nothing is compared.
+    """
+    device = bw.device(device).resolved()
+    arrays = [np.asarray(a).astype(np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+              for a in arrays]
+    pairs = [make_pair(np.array(a, copy=True), device, True) for a in arrays]
+    b_in, t_in = [p[0] for p in pairs], [p[1] for p in pairs]
+    b_out = [o for o in _outs(bw_fn(*b_in)) if o.requires_grad]
+    t_out = [o for o in _outs(torch_fn(*t_in)) if o.requires_grad]
+    if not t_out or not b_out:
+        return
+    b_wrt = [b for b, t in zip(b_in, t_in) if t.requires_grad]
+    t_wrt = [t for t in t_in if t.requires_grad]
+    rng = np.random.default_rng(seed + 7)
+    vs = [rng.standard_normal(tuple(o.shape)) for o in t_out]
+    b_v = [bw.tensor(v, device=device, requires_grad=True) for v in vs]
+    t_v = [torch.tensor(v, device=torch_device(device), requires_grad=True) for v in vs]
+    try:
+        t_g = torch.autograd.grad(t_out, t_wrt, t_v, create_graph=True, allow_unused=True)
+    except RuntimeError:
+        return  # torch has no double backward for this op
+    b_g = bw.autograd.grad(b_out, b_wrt, b_v, create_graph=True, allow_unused=True)
+    us = [None if g is None else rng.standard_normal(tuple(g.shape)) for g in t_g]
+    t_terms = [(g * torch.tensor(u, device=g.device)).sum() for g, u in zip(t_g, us)
+               if g is not None and g.requires_grad]
+    b_terms = [(g * bw.tensor(u, device=device)).sum() for g, u in zip(b_g, us)
+               if g is not None and g.requires_grad]
+    if not t_terms:
+        for i, (bg, tg) in enumerate(zip(b_g, t_g)):  # constant first gradients: values only
+            if tg is not None and bg is not None:
+                np.testing.assert_allclose(to_numpy(bg), to_numpy(tg), rtol=rtol, atol=atol,
+                                           err_msg=f"first gradient of input {i}")
+        return
+    assert b_terms, "brickwork's first gradient does not require grad where torch's does"
+    t_wrt2 = t_wrt + t_v
+    b_wrt2 = b_wrt + b_v
+    try:
+        t_h = torch.autograd.grad(sum(t_terms), t_wrt2, allow_unused=True)
+    except RuntimeError:
+        return
+    b_h = bw.autograd.grad(sum(b_terms), b_wrt2, allow_unused=True)
+    for i, (bh, th) in enumerate(zip(b_h, t_h)):
+        what = f"second derivative w.r.t. {'input' if i < len(t_wrt) else 'cotangent'} {i}"
+        if th is None:
+            assert bh is None or not to_numpy(bh).any(), f"{what}: torch has none"
+            continue
+        got = np.zeros(tuple(th.shape)) if bh is None else to_numpy(bh)
+        np.testing.assert_allclose(got, to_numpy(th), rtol=rtol, atol=atol, err_msg=what, equal_nan=True)
+
+
+def gradgradcheck_arrays(
+    bw_fn: Callable[..., Any],
+    arrays: Sequence[np.ndarray],
+    device: bw.device | str = "cpu",
+    **kwargs: Any,
+) -> None:
+    """``bw.testing.gradgradcheck`` of ``bw_fn`` on float64 copies of ``arrays``."""
+    device = bw.device(device).resolved()
+    inputs = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            inputs.append(bw.tensor(a.astype(np.float64), device=device, requires_grad=True))
+        else:
+            inputs.append(bw.tensor(a, device=device))
+    assert bw.testing.gradgradcheck(bw_fn, inputs, **kwargs)
+
+
 def check_op(
     bw_fn: Callable[..., Any],
     torch_fn: Callable[..., Any],
@@ -136,12 +218,21 @@ def check_op(
     grad: bool = True,
     gradcheck: bool = True,
     dtypes: Sequence[Any] = (np.float32, np.float64),
+    double: bool = True,
     **kwargs: Any,
 ) -> None:
-    """The full check of one op: the torch oracle in each float dtype, then float64 gradcheck."""
+    """The full check of one op: the torch oracle in each float dtype, then float64 gradcheck,
+    then (``double``) second derivatives against torch's and float64 gradgradcheck."""
     for dt in dtypes:
         cast = [np.asarray(a).astype(dt) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
                 for a in arrays]
         check_against_torch(bw_fn, torch_fn, cast, device=device, grad=grad, **kwargs)
-    if grad and gradcheck and any(np.asarray(a).dtype.kind == "f" for a in arrays):
+    floats = any(np.asarray(a).dtype.kind == "f" for a in arrays)
+    if grad and gradcheck and floats:
         gradcheck_arrays(bw_fn, arrays, device=device)
+    if grad and double and floats:
+        tol = {k: kwargs[k] for k in ("rtol", "atol") if kwargs.get(k) is not None}
+        check_double_against_torch(bw_fn, torch_fn, arrays, device=device,
+                                   **{k: max(v, TOL[np.float64][k]) for k, v in tol.items()})
+        if gradcheck:
+            gradgradcheck_arrays(bw_fn, arrays, device=device)

@@ -86,15 +86,6 @@ def test_second_backward_raises_and_retain_graph_allows_it(device):
         bw.autograd.grad(z, x)
 
 
-def test_create_graph_is_not_implemented(device):
-    x = bw.ones(2, device=device, requires_grad=True)
-    y = (x * x).sum()
-    with pytest.raises(NotImplementedError, match="higher-order"):
-        y.backward(create_graph=True)
-    with pytest.raises(NotImplementedError, match="higher-order"):
-        bw.autograd.grad(y, x, create_graph=True)
-
-
 def test_autograd_grad(device):
     a = np.array([1.0, 2.0, 3.0])
     x = bw.tensor(a, device=device, requires_grad=True)

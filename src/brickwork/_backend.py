@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from brickwork._traced import Traced
+
 _cupy: Any = None
 _cupy_error: str | None = None
 
@@ -367,6 +369,11 @@ def raise_deferred() -> None:
 def scatter_add(out: Any, index: Any, values: Any) -> None:
     """``out[index] += values`` with repeated indices accumulating (NumPy's ``add.at``; on CuPy its
     atomic scatter, which has no int64 or bool: those go through float64)."""
+    if type(out) is Traced or type(values) is Traced:  # a recorded backward (create_graph=True)
+        from brickwork._traced import _IndexAdd
+
+        _IndexAdd.at(out, index, values)
+        return
     if isinstance(out, np.ndarray):
         np.add.at(out, index, values)
         return

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -224,6 +225,9 @@ class Function:
     saves_output: bool = False
     is_view: bool = False  # output shares memory (and version counter) with input 0
     differentiable: bool = True  # False: the output never requires grad (comparisons, isnan...)
+    # float arrays saved in forward that a recorded backward (create_graph=True) may treat as
+    # constants (a dropout mask); any other derived float array makes double backward refuse
+    double_backward_constants: tuple[str, ...] = ()
 
     op_name: str = "function"  # the name errors use; each subclass gets its own (see below)
     device: Any = None  # set on nodes of CUDA ops: the device their backward makes current
@@ -298,7 +302,12 @@ class Function:
                 if previous is not None:
                     _backend.restore_current(previous)
         if type(out) is not _ndarray and isinstance(out, _np_generic):
-            out = _np_asarray(out)  # NumPy turns 0-d results into scalars
+            scalar, out = out, _np_asarray(out)  # NumPy turns 0-d results into scalars
+            if record and cls.saves_output:  # the saved output must be the tensor's own array
+                d = fn.__dict__
+                for k, v in d.items():
+                    if v is scalar:
+                        d[k] = out
         t = _new(Tensor)
         t._data = out
         t._device = device
@@ -323,10 +332,11 @@ class Function:
             ])
             saved = cls.saved_inputs
             if saved or cls.saves_output:
-                fn.saved_versions = [(args[i]._version, args[i]._version[0], i) for i in saved
-                                     if isinstance(args[i], Tensor)]
+                # (the array too: a recorded backward, create_graph=True, finds it by identity)
+                fn.saved_versions = [(args[i]._version, args[i]._version[0], i, vals[i])
+                                     for i in saved if isinstance(args[i], Tensor)]
                 if cls.saves_output:
-                    fn.saved_versions.append((t._version, t._version[0], -1))
+                    fn.saved_versions.append((t._version, t._version[0], -1, out))
             fn.hooks = None
         else:
             t.requires_grad = False
@@ -397,7 +407,7 @@ def _forward_error(cls: type, args: Sequence[Any], exc: Exception) -> Exception:
 
 
 def _check_saved(node: Function) -> None:
-    for box, version, index in getattr(node, "saved_versions", ()):
+    for box, version, index, _ in getattr(node, "saved_versions", ()):
         if box[0] != version:
             what = "its output" if index < 0 else f"input {index}"
             source = node.next[index] if index >= 0 else None
@@ -419,22 +429,33 @@ def run_backward(
     root_grads: Sequence[Any],
     retain_graph: bool = False,
     capture: Sequence[Any] | None = None,
+    create_graph: bool = False,
 ) -> list[Any] | None:
-    """Back-propagate ``root_grads`` (arrays) from ``roots`` (tensors).
+    """Back-propagate ``root_grads`` from ``roots`` (tensors).
 
     Without ``capture``, gradients accumulate into the ``.grad`` of every leaf
     that requires grad. With ``capture`` (a list of tensors), nothing is
     accumulated and the gradients with respect to those tensors are returned
     (``None`` where a tensor is unreachable).
+
+    The gradients are raw arrays; with ``create_graph`` they are tensors, and each
+    node's backward runs recorded (see :mod:`brickwork._traced`), in grad mode.
     """
-    if _backend._cupy is None:  # no GPU in use: no current device to keep
-        return _run_backward(roots, root_grads, retain_graph, capture)
-    start = _backend.current_device_index()
+    if create_graph:
+        prev = _mode.enabled
+        _mode.enabled = True
     try:
-        return _run_backward(roots, root_grads, retain_graph, capture)
-    finally:  # each CUDA node made its device current; put the caller's back
-        if _backend.current_device_index() != start:
-            _backend.set_current_device(start)
+        if _backend._cupy is None:  # no GPU in use: no current device to keep
+            return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
+        start = _backend.current_device_index()
+        try:
+            return _run_backward(roots, root_grads, retain_graph, capture, create_graph)
+        finally:  # each CUDA node made its device current; put the caller's back
+            if _backend.current_device_index() != start:
+                _backend.set_current_device(start)
+    finally:
+        if create_graph:
+            _mode.enabled = prev
 
 
 def _run_backward(
@@ -442,6 +463,7 @@ def _run_backward(
     root_grads: Sequence[Any],
     retain_graph: bool = False,
     capture: Sequence[Any] | None = None,
+    graph: bool = False,
 ) -> list[Any] | None:
     grads: dict[Function, Any] = {}
     leaf_grads: dict[int, tuple[Any, Any]] = {}
@@ -502,8 +524,10 @@ def _run_backward(
 
     def finish_leaf(key: int) -> None:
         leaf, g = leaf_grads.pop(key)
-        g = _apply_leaf_hooks(leaf, g)
-        _accumulate(leaf, g, owned)
+        if graph:
+            _accumulate_recorded(leaf, _apply_leaf_hooks_recorded(leaf, g))
+        else:
+            _accumulate(leaf, _apply_leaf_hooks(leaf, g), owned)
         _run_post_accumulate_hooks(leaf)
 
     ready = [n for n in starts if deps.get(n, 0) == 0]
@@ -511,13 +535,13 @@ def _run_backward(
         node = ready.pop()
         g = grads.pop(node)
         if node.hooks:
-            g = _run_hooks(node.hooks, g, node)
+            g = _run_hooks_recorded(node.hooks, g) if graph else _run_hooks(node.hooks, g, node)
         if node in capture_nodes:
             captured[capture_nodes[node]] = g
         _check_saved(node)
         if node.device is not None:  # its backward, and the sums of its input grads, run there
             _backend.make_current(node.device)
-        in_grads = node.backward(g)
+        in_grads = _recorded_backward(node, g) if graph else node.backward(g)
         nxt = node.next
         if not retain_graph:
             node.release()
@@ -548,12 +572,130 @@ def _run_backward(
             if t._grad_fn is None:
                 hit = leaf_grads.get(id(t))
                 if hit is not None:
-                    captured[i] = _apply_leaf_hooks(t, hit[1])
+                    captured[i] = (_apply_leaf_hooks_recorded if graph else _apply_leaf_hooks)(t, hit[1])
         return captured
 
     for key in list(leaf_grads):  # roots that are leaves, and leaves some backward gave None
         finish_leaf(key)
     return None
+
+
+# ---------------------------------------------------------------------------
+# recorded backward (create_graph=True): gradients are tensors, backwards run on Traced values
+
+
+def _recorded_backward(node: Function, g: Any) -> tuple[Any, ...]:
+    """Run ``node.backward`` on traced values so that what it computes is recorded.
+
+    The saved inputs (and output) are found in the node's attributes by identity with the arrays
+    ``apply`` saved, and replaced for the call by traced tensors that lead back into the graph:
+    input ``i`` continues at ``node.next[i]``, the output at ``node`` itself.
+    """
+    from brickwork import _traced
+
+    d = node.__dict__
+    if "next" not in d:
+        raise RuntimeError(
+            "trying to backward through the graph a second time (or to read saved tensors "
+            "after they were freed): pass retain_graph=True to the first call")
+    device = g._device
+    mapping: dict[int, Any] = {}
+    constants: set[int] = set()
+    for _, _, i, arr in d.get("saved_versions", ()):
+        if i < 0:
+            mapping[id(arr)] = _traced.Traced(_graph_tensor(arr, node, device))
+            continue
+        src = node.next[i]
+        if src is None:
+            constants.add(id(arr))
+        elif isinstance(src, Tensor):
+            mapping[id(arr)] = _traced.Traced(src if src._data is arr else _graph_tensor(arr, None, device, src))
+        else:
+            mapping[id(arr)] = _traced.Traced(_graph_tensor(arr, src, device))
+    saved = dict(d)
+    allowed = type(node).double_backward_constants
+    for k, v in saved.items():
+        hit = mapping.get(id(v))
+        if hit is not None:
+            d[k] = hit
+        elif type(v) in (list, tuple) and any(id(x) in mapping for x in v):
+            d[k] = type(v)(mapping.get(id(x), x) for x in v)
+        elif (k not in allowed and id(v) not in constants and _backend.is_array(v)
+              and v.ndim > 0 and v.dtype.kind in "fc"):
+            d.clear()
+            d.update(saved)
+            raise RuntimeError(
+                f"{_op_name(type(node))}: double backward (create_graph=True) is not supported: its "
+                f"backward reads a value computed in forward ({k!r}) that it cannot differentiate")
+    d["xp"] = _traced.traced_xp(saved["xp"])
+    try:
+        res = node.backward(_traced.Traced(g))
+    finally:
+        d.clear()
+        d.update(saved)
+    like = g
+    return tuple(None if r is None else _traced.tensor_of(r, like) for r in res)
+
+
+def _graph_tensor(arr: Any, fn: Any, device: Any, leaf: Any = None) -> Any:
+    """A tensor of ``arr`` that continues the graph at node ``fn`` (or is ``leaf``'s stand-in)."""
+    t = _wrap(arr, device)
+    t.requires_grad = True
+    t._grad_fn = fn
+    if leaf is not None:  # a leaf whose data was replaced since: gradients still reach the leaf
+        return _SavedValue.apply(leaf, value=arr)
+    return t
+
+
+class _SavedValue(Function):
+    """The value an op saved of a leaf whose ``.data`` was replaced since; gradients pass through."""
+
+    def forward(self, x: Any, value: Any) -> Any:
+        return value
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (g,)
+
+
+def _run_hooks_recorded(hooks: list[Callable], g: Any) -> Any:
+    for hook in hooks:
+        if not isinstance(hook, weakref.ref):
+            res = hook(g)
+            if res is not None:
+                _hook_result(hook, res, g._data)
+                g = res
+    for hook in hooks:
+        if isinstance(hook, weakref.ref):
+            t = hook()
+            if t is not None:
+                t._grad = g if t._grad is None else t._grad + g
+    return g
+
+
+def _apply_leaf_hooks_recorded(leaf: Any, g: Any) -> Any:
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            if isinstance(hook, PostAccumulateGradHook):
+                continue
+            res = hook(g)
+            if res is not None:
+                _hook_result(hook, res, g._data)
+                g = res
+    return g
+
+
+def _accumulate_recorded(leaf: Any, g: Any) -> None:
+    """``leaf.grad`` (+)= ``g``, recorded: the gradient keeps its history, as PyTorch's does."""
+    if g.dtype != leaf.dtype:
+        g = g.to(leaf.dtype)
+    if tuple(g._data.shape) != tuple(leaf._data.shape):
+        from brickwork.ops.shape import broadcast_to
+
+        g = broadcast_to(g, tuple(leaf._data.shape))
+    if g._grad_fn is None and (g is leaf or not g.requires_grad):
+        g = _wrap(g._data.copy(), leaf._device)  # never alias a tensor the user holds
+    old = leaf._grad
+    leaf._grad = g if old is None else old + g
 
 
 def _run_hooks(hooks: list[Callable], g: Any, node: Function) -> Any:
@@ -672,24 +814,56 @@ def backward(
     create_graph: bool = False,
     inputs: Any = None,
 ) -> None:
-    """Accumulate gradients of ``tensors`` into the leaves (``torch.autograd.backward``)."""
-    if create_graph:
-        raise NotImplementedError(
-            "create_graph=True (higher-order gradients) is not supported by brickwork yet"
-        )
+    """Accumulate gradients of ``tensors`` into the leaves (``torch.autograd.backward``).
+
+    With ``create_graph=True`` the backward pass is recorded: ``.grad`` then has a history of its
+    own and can be differentiated again (``retain_graph`` defaults to ``create_graph``).
+
+    >>> import brickwork as bw
+    >>> import warnings
+    >>> x = bw.tensor(2.0, requires_grad=True)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # (the reference-cycle warning, as PyTorch gives)
+    ...     (x ** 3).backward(create_graph=True)
+    >>> x.grad  # 3 x^2
+    tensor(12., grad_fn=<MulBackward>)
+    >>> g = x.grad
+    >>> x.grad = None
+    >>> g.backward()
+    >>> x.grad  # 6 x
+    tensor(12.)
+    """
+    retain = create_graph if retain_graph is None else bool(retain_graph)
     roots = _as_tensor_list(tensors)
-    seeds = _seed_grads(roots, grad_tensors, "backward")
+    seeds = _seed_grads(roots, grad_tensors, "backward", create_graph)
+    if create_graph:
+        warnings.warn(
+            "backward(create_graph=True) makes each parameter's .grad hold a graph that leads back "
+            "to the parameter (a reference cycle that keeps memory alive until .grad is reset to "
+            "None); brickwork.autograd.grad(..., create_graph=True) avoids it", UserWarning,
+            stacklevel=3 if _called_from_tensor() else 2)
     if inputs is not None:
         wanted = _as_tensor_list(inputs)
-        got = run_backward(roots, seeds, bool(retain_graph), capture=wanted)
+        got = run_backward(roots, seeds, retain, capture=wanted, create_graph=create_graph)
         owned: set[int] = set()
         for t, g in zip(wanted, got):
             if g is not None:
                 with t._device.activate():
-                    _accumulate(t, g, owned)
+                    if create_graph:
+                        _accumulate_recorded(t, g)
+                    else:
+                        _accumulate(t, g, owned)
                 _run_post_accumulate_hooks(t)
         return
-    run_backward(roots, seeds, bool(retain_graph))
+    run_backward(roots, seeds, retain, create_graph=create_graph)
+
+
+def _called_from_tensor() -> bool:
+    """Whether backward() was reached through Tensor.backward (the warning names the user's line)."""
+    import sys
+
+    frame = sys._getframe(2)
+    return frame.f_code.co_name == "backward" and frame.f_globals.get("__name__") == "brickwork.tensor"
 
 
 def grad(
@@ -708,17 +882,14 @@ def grad(
     >>> g
     tensor([2., 4.])
     """
-    if create_graph:
-        raise NotImplementedError(
-            "create_graph=True (higher-order gradients) is not supported by brickwork yet"
-        )
+    retain = create_graph if retain_graph is None else bool(retain_graph)
     roots = _as_tensor_list(outputs)
     wanted = _as_tensor_list(inputs)
     for i, t in enumerate(wanted):
         if not t.requires_grad:
             raise RuntimeError(f"autograd.grad: input {i} does not require grad")
-    seeds = _seed_grads(roots, grad_outputs, "grad")
-    got = run_backward(roots, seeds, bool(retain_graph), capture=wanted)
+    seeds = _seed_grads(roots, grad_outputs, "grad", create_graph)
+    got = run_backward(roots, seeds, retain, capture=wanted, create_graph=create_graph)
     assert got is not None
     result = []
     for i, (t, g) in enumerate(zip(wanted, got)):
@@ -729,6 +900,14 @@ def grad(
                     "pass allow_unused=True if this is expected"
                 )
             result.append(None)
+        elif create_graph:
+            if g.dtype != t.dtype:
+                g = g.to(t.dtype)
+            if tuple(g._data.shape) != tuple(t._data.shape):
+                from brickwork.ops.shape import broadcast_to
+
+                g = broadcast_to(g, tuple(t._data.shape))
+            result.append(g)
         else:
             if g.shape != t._data.shape:
                 g = t._device.xp.broadcast_to(g, t._data.shape).copy()
@@ -736,7 +915,7 @@ def grad(
     return tuple(result)
 
 
-def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
+def _seed_grads(roots: list[Any], grads: Any, where: str, recorded: bool = False) -> list[Any]:
     if grads is None:
         grads = [None] * len(roots)
     elif isinstance(grads, Tensor):
@@ -762,6 +941,8 @@ def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
                 )
             with t._device.activate():
                 seeds.append(t._device.xp.ones(t._data.shape, dtype=t._data.dtype))
+            if recorded:
+                seeds[-1] = _wrap(seeds[-1], t._device)
         else:
             g = g if isinstance(g, Tensor) else Tensor(g)
             if g._device is not t._device:
@@ -771,6 +952,9 @@ def _seed_grads(roots: list[Any], grads: Any, where: str) -> list[Any]:
                     f"{where}: gradient has shape {tuple(g._data.shape)} but output {i} has shape "
                     f"{tuple(t._data.shape)}"
                 )
+            if recorded:  # the seed itself may be differentiated through (double-vjp tricks)
+                seeds.append(g if g.dtype == t.dtype else g.to(t.dtype))
+                continue
             # a copy: the seed may reach a leaf's .grad unchanged, which later backwards add into
             seeds.append(g._data.astype(t._data.dtype, copy=True))
     return seeds

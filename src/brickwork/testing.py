@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from brickwork import autograd
-from brickwork.autograd import no_grad
+from brickwork.autograd import enable_grad, no_grad
 from brickwork.tensor import Tensor
 
-__all__ = ["gradcheck", "assert_close"]
+__all__ = ["gradcheck", "gradgradcheck", "assert_close"]
 
 
 def _outputs(result: Any) -> list[Tensor]:
@@ -32,6 +32,8 @@ def gradcheck(
     rtol: float = 1e-3,
     seed: int = 0,
     raise_exception: bool = True,
+    *,
+    _recorded: bool = False,
 ) -> bool:
     """Compare autograd's gradients of ``fn`` with float64 central differences.
 
@@ -56,7 +58,7 @@ def gradcheck(
         cotangents.append(xp.asarray(rng.standard_normal(o._data.shape)).astype(o._data.dtype))
 
     def objective() -> float:
-        with no_grad():
+        with (enable_grad() if _recorded else no_grad()):
             res = _outputs(fn(*inputs))
         total = 0.0
         for o, v in zip(res, cotangents):
@@ -66,16 +68,20 @@ def gradcheck(
 
     # analytical
     float_outs = [(o, v) for o, v in zip(outs, cotangents) if o.requires_grad]
-    if not float_outs:
-        raise ValueError("gradcheck: no output requires grad")
     wrt = [inputs[i] for i in diffable]
-    grads = autograd.grad(
-        [o for o, _ in float_outs],
-        wrt,
-        # the cotangents exactly as the numerical side uses them: same dtype, on the output's device
-        grad_outputs=[autograd._wrap(v, o._device) for o, v in float_outs],
-        allow_unused=True,
-    )
+    if not float_outs:
+        if not _recorded:
+            raise ValueError("gradcheck: no output requires grad")
+        grads: Any = [None] * len(wrt)  # first derivatives that are constants: the next one is 0
+    else:
+        grads = autograd.grad(
+            [o for o, _ in float_outs],
+            wrt,
+            # the cotangents exactly as the numerical side uses them: same dtype, on the output's
+            # device
+            grad_outputs=[autograd._wrap(v, o._device) for o, v in float_outs],
+            allow_unused=True,
+        )
     ok = True
     for i, g in zip(diffable, grads):
         x = inputs[i]
@@ -104,6 +110,55 @@ def gradcheck(
                     f"numerical:\n{numeric}"
                 )
     return ok
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    grad_outputs: Sequence[Any] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` of the first gradient, as ``torch.autograd``'s.
+
+    The first gradient ``x, v -> d(sum(v * fn(x)))/dx`` is computed with ``create_graph=True``
+    and checked against central differences with respect to both ``x`` and the cotangent ``v``
+    (random unless ``grad_outputs`` is given). Inputs should be float64.
+
+    >>> import brickwork as bw
+    >>> x = bw.randn(3, dtype=bw.float64, requires_grad=True)
+    >>> gradgradcheck(lambda t: (t * t).sin(), [x])
+    True
+    """
+    rng = np.random.default_rng(seed + 1)
+    inputs = list(inputs)
+    diffable = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    outs = [o for o in _outputs(fn(*inputs)) if o.requires_grad]
+    if not outs:
+        raise ValueError("gradgradcheck: no output requires grad")
+    if grad_outputs is None:
+        vs = [autograd._wrap(o._device.xp.asarray(rng.standard_normal(o._data.shape)), o._device)
+              for o in outs]
+    else:
+        vs = [v.detach() for v in grad_outputs]
+    for v in vs:
+        v.requires_grad = True
+    n = len(inputs)
+
+    def first_gradient(*args: Any) -> list[Any]:
+        xs, cot = args[:n], args[n:]
+        res = [o for o in _outputs(fn(*xs)) if o.requires_grad]
+        grads = autograd.grad(res, [xs[i] for i in diffable], grad_outputs=list(cot),
+                              create_graph=True, allow_unused=True)
+        from brickwork.creation import zeros_like
+
+        return [zeros_like(xs[i]) if g is None else g for i, g in zip(diffable, grads)]
+
+    return gradcheck(first_gradient, inputs + vs, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     raise_exception=raise_exception, _recorded=True)
 
 
 # torch.testing's default tolerances (rtol, atol) by dtype; exact for every other dtype
