@@ -609,7 +609,8 @@ def _recorded_backward(node: Function, g: Any) -> tuple[Any, ...]:
         if src is None:
             constants.add(id(arr))
         elif isinstance(src, Tensor):
-            mapping[id(arr)] = _traced.Traced(src if src._data is arr else _graph_tensor(arr, None, device, src))
+            same = src if src._data is arr else _graph_tensor(arr, None, device, src)
+            mapping[id(arr)] = _traced.Traced(same)
         else:
             mapping[id(arr)] = _traced.Traced(_graph_tensor(arr, src, device))
     saved = dict(d)
