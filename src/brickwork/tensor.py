@@ -16,7 +16,7 @@ import numpy as np
 
 from brickwork import _backend, dtypes
 from brickwork._sync import sync_point
-from brickwork.autograd import Function, _mode, _wrap
+from brickwork.autograd._engine import Function, _mode, _wrap
 
 __all__ = ["Tensor", "Size"]
 

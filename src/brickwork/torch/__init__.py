@@ -57,7 +57,7 @@ MODULE_MAP: dict[str, str] = {
     "torch.utils.data": "brickwork.data",
     "torch.utils.data.distributed": "brickwork.data.distributed",
     "torch.autograd": "brickwork.autograd",
-    "torch.autograd.functional": "brickwork.autograd_functional",
+    "torch.autograd.functional": "brickwork.autograd.functional",
     "torch.distributions": "brickwork.distributions",
     # torch's one-module-per-distribution paths (from torch.distributions.normal import Normal)
     **{f"torch.distributions.{name}": "brickwork.distributions"

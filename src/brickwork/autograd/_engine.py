@@ -1,4 +1,4 @@
-"""Reverse-mode automatic differentiation.
+"""The autograd engine: reverse-mode automatic differentiation.
 
 A :class:`Function` is one primitive op: ``forward`` computes on raw arrays
 (NumPy or CuPy) and ``backward`` returns one gradient array per positional
@@ -827,7 +827,7 @@ def backward(
     ...     warnings.simplefilter("ignore")  # (the reference-cycle warning, as PyTorch gives)
     ...     (x ** 3).backward(create_graph=True)
     >>> x.grad  # 3 x^2
-    tensor(12., grad_fn=<MulBackward>)
+    tensor(12., grad_fn=<MulBackward0>)
     >>> g = x.grad
     >>> x.grad = None
     >>> g.backward()
