@@ -491,3 +491,37 @@ def test_lstm_on_a_packed_sequence_agrees_between_cpu_and_gpu(gpu):
     for cpu_value, gpu_value in zip(*results):
         np.testing.assert_allclose(gpu_value, cpu_value, **TOL)
 # end nn breadth
+
+
+def _penalty_and_hessian(dev, conv):
+    """A gradient penalty's parameter gradients and a Hessian, on ``dev`` (float32)."""
+    bw.manual_seed(5)
+    if conv:
+        critic = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                               nn.Flatten(), nn.Linear(12, 1))
+        shape = (4, 1, 4, 4)
+    else:
+        critic = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 1))
+        shape = (4, 6)
+    critic.to(dev)
+    rng = np.random.default_rng(2)
+    x = bw.tensor(rng.standard_normal(shape).astype(np.float32), device=dev, requires_grad=True)
+    (g,) = bw.autograd.grad(critic(x).sum(), x, create_graph=True)
+    penalty = ((g.reshape(shape[0], -1).norm(dim=1) - 1) ** 2).mean()
+    penalty.backward()
+    # (the last bias does not change the input gradient: its .grad stays None, as in torch)
+    assert all(p.grad is None or p.grad.device == bw.device(dev) for p in critic.parameters())
+    w = bw.tensor(rng.standard_normal(3).astype(np.float32), device=dev)
+    h = bw.autograd.functional.hessian(lambda v: (v.sin() * v.exp()).sum() * v.sum(), w)
+    assert h.device == bw.device(dev)
+    return [None if p.grad is None else to_host(p.grad) for p in critic.parameters()] + [to_host(h)]
+
+
+@pytest.mark.parametrize("conv", [False, True], ids=["mlp", "cnn"])
+def test_higher_order_gradients_on_the_gpu_match_cpu(gpu, conv):
+    cpu = _penalty_and_hessian("cpu", conv)
+    cuda = _penalty_and_hessian("cuda:0", conv)
+    for c, g in zip(cpu, cuda):
+        assert (c is None) == (g is None)
+        if c is not None:
+            np.testing.assert_allclose(g, c, **TOL)

@@ -12,6 +12,12 @@ the nodes reachable from the roots), so graphs of any depth work without
 recursion. Nodes release their saved arrays as soon as their backward has run,
 unless ``retain_graph=True``.
 
+Higher-order gradients (``create_graph=True``): the same ``backward`` of every op runs on
+:class:`brickwork._traced.Traced` values instead of raw arrays, so what it computes is
+recorded (:func:`_recorded_backward`; the design and why it was chosen over a second backward
+per op are in ``docs/design.md``, "Higher-order gradients"). The gradients that flow are then
+tensors, and ``.grad`` keeps its history.
+
 Saved-tensor safety: an op lists in ``saved_inputs`` which inputs' values its
 backward reads (and sets ``saves_output`` if it reads its result). ``apply``
 records those tensors' version counters, and the engine refuses to run a
