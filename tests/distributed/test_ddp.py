@@ -21,7 +21,7 @@ from brickwork.nn.parallel import DistributedDataParallel as DDP
 
 
 def test_ddp_training_on_2_processes(run_mpi, tmp_path):
-    scenarios = "equivalence,small_buckets,lazy,no_sync,tied,unused,buffers,syncbn,checkpoint"
+    scenarios = "equivalence,small_buckets,lazy,no_sync,tied,unused,buffers,syncbn,penalty,checkpoint"
     out = run_mpi(2, "ddp_worker.py", scenarios, str(tmp_path)).stdout
     for name in scenarios.split(","):
         for rank in range(2):
@@ -222,3 +222,23 @@ def test_differentiable_all_reduce(world):
     assert x.grad.tolist() == [3.0, 3.0]
     with pytest.raises(ValueError, match="op must be ReduceOp.SUM or ReduceOp.AVG, got ReduceOp.MAX"):
         dist.nn.functional.all_reduce(x, op=dist.ReduceOp.MAX)
+
+
+def test_backward_with_create_graph_reduces_the_first_order_gradient(world):
+    """create_graph=True under DDP: the values of .grad are what is all-reduced (averaged); .grad
+    keeps this rank's history, so it can still be differentiated (locally) afterwards."""
+    import warnings
+
+    bw.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    reference = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    reference.load_state_dict(model.state_dict())
+    ddp = DDP(model)
+    X = bw.randn(5, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reference-cycle warning of backward(create_graph=True)
+        ddp(X).square().sum().backward(create_graph=True)
+        reference(X).square().sum().backward(create_graph=True)
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad.detach().numpy(), q.grad.detach().numpy(), rtol=1e-6)
+        assert p.grad.requires_grad

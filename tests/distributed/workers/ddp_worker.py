@@ -279,7 +279,34 @@ def scenario_syncbn(rank: int, world: int) -> None:
         nn.functional.cross_entropy(ddp(local(X, rank)), local(data[0][1], rank)).backward()
 
 
+def penalised_loss(model, X, y):
+    """Cross-entropy plus a gradient penalty on the inputs (create_graph=True): a second-order
+    term whose parameter gradients DDP averages like any other first-order gradient."""
+    X = X.detach().requires_grad_(True)
+    out = model(X)
+    (gx,) = bw.autograd.grad(out.square().sum(), X, create_graph=True)
+    penalty = ((gx.square().sum(dim=1) + 1e-12).sqrt() - 1).square().mean()
+    return nn.functional.cross_entropy(out, y) + 0.5 * penalty
+
+
+def scenario_penalty(rank: int, world: int) -> None:
+    model, reference = build(MLP, rank)
+    data = batches(world, STEPS)
+    ddp = DDP(model)
+    opt = bw.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = bw.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    for X, y in data:
+        opt.zero_grad()
+        penalised_loss(ddp, local(X, rank), local(y, rank)).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        penalised_loss(reference, X, y).backward()
+        ref_opt.step()
+    assert_same(ddp.module, reference, "gradient penalty (create_graph=True)")
+
+
 SCENARIOS = {
+    "penalty": scenario_penalty,
     "equivalence": scenario_equivalence, "small_buckets": scenario_small_buckets, "lazy": scenario_lazy,
     "no_sync": scenario_no_sync, "tied": scenario_tied, "unused": scenario_unused,
     "buffers": scenario_buffers, "syncbn": scenario_syncbn,
