@@ -285,6 +285,12 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 @numpy_names
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over ``dim`` in one call; the arguments are those of :func:`var`.
+
+    >>> import brickwork as bw
+    >>> bw.var_mean(bw.tensor([[1.0, 2.0], [3.0, 4.0]]), 0)
+    (tensor([2., 2.]), tensor([2., 3.]))
+    """
     return (var(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
@@ -292,12 +298,19 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool
 @numpy_names
 def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over ``dim`` in one call; the arguments are those of :func:`var`."""
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
 
 @numpy_names
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Product of the elements over one ``dim`` (all when None); bool and uint8 inputs give int64.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
+    tensor([ 2., 12.])
+    """
     if dtype is not None:
         input = input.to(dtype)
     axis = None if dim is None else norm_dim(dim, input._data.ndim, "prod")
@@ -341,12 +354,21 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: 
 
 @numpy_names
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (an int, a tuple, or all dims when omitted), values only.
+
+    Unlike :func:`max` with a ``dim`` it returns no indices and accepts several dims.
+
+    >>> import brickwork as bw
+    >>> bw.amax(bw.tensor([[1.0, 2.0], [3.0, 4.0]]), 0)
+    tensor([3., 4.])
+    """
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amax")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=True)
 
 
 @numpy_names
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (an int, a tuple, or all dims when omitted), values only; see :func:`amax`."""
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amin")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=False)
 
@@ -372,11 +394,21 @@ def _arg(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Tensor:
 
 @numpy_names
 def argmax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (of the flattened tensor when ``dim`` is None), as int64.
+
+    The first index wins among ties.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.argmax(x), bw.argmax(x, 1)
+    (tensor(3), tensor([1, 1]))
+    """
     return _arg(input, dim, keepdim, True)
 
 
 @numpy_names
 def argmin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element (of the flattened tensor when ``dim`` is None), as int64."""
     return _arg(input, dim, keepdim, False)
 
 
@@ -389,16 +421,34 @@ def _logical_reduce(input: Tensor, dim: Any, keepdim: bool, name: str) -> Tensor
 
 @numpy_names
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element is nonzero, over ``dim`` (all dims when None), as a bool tensor.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1, 0]).all(), bw.tensor([1, 2]).all()
+    (tensor(False), tensor(True))
+    """
     return _logical_reduce(input, dim, keepdim, "all")
 
 
 @numpy_names
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element is nonzero, over ``dim`` (all dims when None), as a bool tensor.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[True, False], [False, False]]).any(1)
+    tensor([ True, False])
+    """
     return _logical_reduce(input, dim, keepdim, "any")
 
 
 @numpy_names
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """Number of nonzero elements over ``dim`` (all when None), as int64.
+
+    >>> import brickwork as bw
+    >>> bw.count_nonzero(bw.tensor([[0, 1], [2, 3]]), 0)
+    tensor([1, 2])
+    """
     return sum(input != 0, dim=dim)
 
 
@@ -412,6 +462,12 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 @numpy_names
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative sum along ``dim``; ``dtype`` casts the input first.
+
+    >>> import brickwork as bw
+    >>> bw.cumsum(bw.tensor([1, 2, 3]), 0)
+    tensor([1, 3, 6])
+    """
     if dtype is not None:
         input = input.to(dtype)
     axis = norm_dim(dim, input._data.ndim, "cumsum")
