@@ -365,7 +365,9 @@ def _infer_shape(shape: tuple[int, ...], size: int, old: tuple[int, ...], op: st
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions ``start_dim..end_dim`` into one (a view when possible); a 0-d tensor gives shape ``(1,)``.
+    """Merge dimensions ``start_dim..end_dim`` into one (a view when possible).
+
+    A 0-d tensor gives shape ``(1,)``.
 
     >>> import brickwork as bw
     >>> bw.flatten(bw.zeros(2, 3, 4), 1).shape
@@ -899,7 +901,7 @@ def flipud(input: Tensor) -> Tensor:
 
 
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
-    """Shift elements cyclically by ``shifts`` along ``dims``; without ``dims`` the flattened tensor is rolled.
+    """Shift elements cyclically by ``shifts`` along ``dims`` (the flattened tensor without ``dims``).
 
     >>> import brickwork as bw
     >>> bw.roll(bw.arange(5), 2)
