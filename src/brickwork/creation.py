@@ -221,6 +221,14 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent.
+
+    >>> import brickwork as bw
+    >>> bw.logspace(0, 2, 3)
+    tensor([  1.,  10., 100.])
+    >>> bw.logspace(0, 3, 4, base=2)
+    tensor([1., 2., 4., 8.])
+    """
     steps = as_size(steps, "logspace", "steps")
     arr = np.logspace(float(start), float(end), steps, base=base).astype(_dtype(dtype).np)
     dev = _device(device)
@@ -383,41 +391,71 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[tuple[int, ...], Any, Any
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """Zeros with ``input``'s shape, and its dtype and device unless given.
+
+    >>> import brickwork as bw
+    >>> bw.zeros_like(bw.tensor([[1, 2]]))
+    tensor([[0, 0]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return zeros(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """Ones with ``input``'s shape, and its dtype and device unless given.
+
+    >>> import brickwork as bw
+    >>> bw.ones_like(bw.tensor([[1, 2]]), dtype=bw.float32)
+    tensor([[1., 1.]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return ones(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """A tensor with ``input``'s shape (dtype, device unless given), filled with zeros for reproducibility."""
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """A tensor with ``input``'s shape (dtype, device unless given) filled with ``fill_value``.
+
+    >>> import brickwork as bw
+    >>> bw.full_like(bw.tensor([[1, 2]]), 7)
+    tensor([[7, 7]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return full(shape, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """Uniform samples from [0, 1) with ``input``'s shape, and its dtype and device unless given."""
     shape, dt, dev = _like(input, dtype, device)
     return rand(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with ``input``'s shape, and its dtype and device unless given."""
     shape, dt, dev = _like(input, dtype, device)
     return randn(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input: Tensor, low: int, high: Any = None, *, dtype: Any = None,
                  device: Any = None) -> Tensor:
+    """Random integers from ``[low, high)`` (``[0, low)`` with one bound) shaped like ``input``.
+
+    The dtype is ``input``'s unless given, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> x = bw.randint_like(bw.zeros(100, dtype=bw.int64), 3)
+    >>> x.dtype, bool(((x >= 0) & (x < 3)).all())
+    (brickwork.int64, True)
+    """
     shape, dt, dev = _like(input, dtype, device)
     if high is None:
         low, high = 0, low
