@@ -195,6 +195,7 @@ class _Deferrable:
 
     @property
     def data(self) -> Tensor:
+        """The same storage without history (:attr:`Tensor.data`); a pending tensor has none: raises."""
         if type(self._data) is _PendingArray:
             raise UninitializedParameterError(self, "read through .data")
         return Tensor.data.fget(self)  # type: ignore[attr-defined]
