@@ -199,14 +199,24 @@ def _binary(cls: type[Function], a: Any, b: Any) -> Tensor:
 
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``input + alpha * other`` with broadcasting."""
+    """``input + alpha * other`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.add(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 1.0]), alpha=10)
+    tensor([11., 12.])
+    """
     if alpha != 1:
         other = other * alpha
     return _binary(Add, input, other)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``input - alpha * other`` with broadcasting."""
+    """``input - alpha * other`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.sub(bw.tensor([1.0]), 1, alpha=2)
+    tensor([-1.])
+    """
     if alpha != 1:
         other = other * alpha
     return _binary(Sub, input, other)
@@ -327,7 +337,12 @@ def rmod(input: Any, other: Any) -> Tensor:
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
-    """``input ** exponent``; integer tensors to integer powers stay integer."""
+    """``input ** exponent``; integer tensors to integer powers stay integer.
+
+    >>> import brickwork as bw
+    >>> bw.pow(bw.tensor([2, 3]), 2), bw.tensor([4.0]) ** 0.5, 2 ** bw.tensor([1.0, 3.0])
+    (tensor([4, 9]), tensor([2.]), tensor([2., 8.]))
+    """
     return _binary(Pow, input, exponent)
 
 
@@ -450,7 +465,12 @@ def bitwise_xor(input: Any, other: Any) -> Tensor:
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
-    """True when both tensors have the same shape and elements (a host sync)."""
+    """True when both tensors have the same shape and elements (a host sync).
+
+    >>> import brickwork as bw
+    >>> bw.equal(bw.tensor([1, 2]), bw.tensor([1, 2])), bw.equal(bw.tensor([1, 2]), bw.tensor([1]))
+    (True, False)
+    """
     if input._data.shape != other._data.shape:
         return False
     return bool(eq(input, other).all())
@@ -993,7 +1013,12 @@ def isfinite(input: Tensor) -> Tensor:
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Limit values to ``[min, max]``; bounds may be scalars or tensors."""
+    """Limit values to ``[min, max]``; bounds may be scalars or tensors.
+
+    >>> import brickwork as bw
+    >>> bw.clamp(bw.tensor([-2.0, 0.5, 3.0]), min=-1, max=1)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     x = input
@@ -1029,7 +1054,16 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
 
 
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
-    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    """Elements of ``input`` where ``condition`` holds, else of ``other``.
+
+    With only ``condition`` it returns ``nonzero(condition, as_tuple=True)``, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.where(x > 2, x, 0.0)
+    tensor([[0., 0.],
+            [3., 4.]])
+    """
     if input is None and other is None:
         from brickwork.ops.shape import nonzero
 
@@ -1047,7 +1081,12 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
 
 
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
-    """``input + weight * (end - input)``."""
+    """``input + weight * (end - input)``.
+
+    >>> import brickwork as bw
+    >>> bw.lerp(bw.zeros(2), bw.ones(2), 0.25)
+    tensor([0.2500, 0.2500])
+    """
     return input + weight * (end - input)
 
 
@@ -1072,7 +1111,12 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) 
 
 
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
-    """Replace elements where ``mask`` is true by ``value`` (a scalar or 0-dim tensor)."""
+    """Replace elements where ``mask`` is true by ``value`` (a scalar or 0-dim tensor).
+
+    >>> import brickwork as bw
+    >>> bw.masked_fill(bw.zeros(3), bw.tensor([True, False, True]), 1.0)
+    tensor([1., 0., 1.])
+    """
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise TypeError("masked_fill: mask must be a bool tensor")
     if isinstance(value, Tensor):
@@ -1122,7 +1166,12 @@ def _is_int_like(x: Any) -> bool:
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
-    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes)."""
+    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes).
+
+    >>> import brickwork as bw
+    >>> bw.nan_to_num(bw.tensor([float("nan"), float("inf"), 1.0]), posinf=9.0)
+    tensor([0., 9., 1.])
+    """
     if input._data.dtype.kind != "f":
         return input.clone()
     big = float(np.finfo(input._data.dtype).max)

@@ -56,7 +56,14 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """Matrix product with NumPy/PyTorch semantics for 1-D and batched inputs."""
+    """Matrix product with NumPy/PyTorch semantics for 1-D and batched inputs.
+
+    >>> import brickwork as bw
+    >>> bw.matmul(bw.ones(2, 3), bw.ones(3))
+    tensor([3., 3.])
+    >>> (bw.ones(5, 2, 3) @ bw.ones(3, 4)).shape  # the batch dimension broadcasts
+    brickwork.Size([5, 2, 4])
+    """
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError("matmul: both arguments must be tensors")
     _check_matmul(input, other, "matmul")
@@ -199,7 +206,18 @@ def _restore(xp: Any, gi: Any, kept: str, target: str, shape: tuple[int, ...]) -
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation; the equation must name its output (``'ij,jk->ik'``)."""
+    """Einstein summation; the equation must name its output (``'ij,jk->ik'``).
+
+    Ellipses (``'...'``) are not supported.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.einsum("ij,jk->ik", x, x)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    >>> bw.einsum("ii->", x)
+    tensor(5.)
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")

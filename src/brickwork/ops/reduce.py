@@ -200,7 +200,18 @@ class Norm2(Function):
 
 @numpy_names
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all dims when None); bools and ints sum to int64."""
+    """Sum over ``dim`` (all dims when None); bools and ints sum to int64.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.sum(), x.sum(0)
+    (tensor(10.), tensor([4., 6.]))
+    >>> x.sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    >>> bw.tensor([True, True, False]).sum()
+    tensor(2)
+    """
     axes = norm_dims(dim, input._data.ndim, "sum")
     np_dtype = None
     if dtype is not None:
@@ -214,7 +225,13 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
 
 @numpy_names
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
+    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.mean(), x.mean(dim=0)
+    (tensor(2.5000), tensor([2., 3.]))
+    """
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind not in "fc":
@@ -237,7 +254,13 @@ def _correction(unbiased: Any, correction: Any) -> float:
 @numpy_names
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics."""
+    """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.var(), x.var(0, correction=0)
+    (tensor(1.6667), tensor([1., 1.]))
+    """
     if isinstance(dim, bool):  # var(x, False): the old positional 'unbiased'
         dim, unbiased = None, dim
     x = as_float(input)
@@ -342,13 +365,27 @@ def _max_min(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
 
 @numpy_names
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
+    """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 4.0], [3.0, 2.0]])
+    >>> x.max()
+    tensor(4.)
+    >>> x.max(dim=1)
+    values_indices(values=tensor([4., 3.]), indices=tensor([1, 0]))
+    """
     return _max_min(input, dim, keepdim, True)
 
 
 @numpy_names
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise."""
+    """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise.
+
+    >>> import brickwork as bw
+    >>> values, indices = bw.tensor([[1.0, 4.0], [3.0, 2.0]]).min(0)
+    >>> values, indices
+    (tensor([1., 2.]), tensor([0, 1]))
+    """
     return _max_min(input, dim, keepdim, False)
 
 
@@ -454,7 +491,14 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
 
 @numpy_names
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    """``log(sum(exp(x)))`` over ``dim``, computed stably.
+
+    >>> import brickwork as bw
+    >>> bw.logsumexp(bw.tensor([0.0, 0.0]), 0)
+    tensor(0.6931)
+    >>> bw.logsumexp(bw.tensor([1000.0, 1000.0]), 0)  # no overflow
+    tensor(1000.6932)
+    """
     x = as_float(input)
     axes = norm_dims(dim, x._data.ndim, "logsumexp")
     return LogSumExp.apply(x, axes=axes, keepdim=keepdim)
@@ -479,7 +523,12 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 @numpy_names
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          dtype: Any = None) -> Tensor:
-    """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``."""
+    """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``.
+
+    >>> import brickwork as bw
+    >>> bw.norm(bw.tensor([3.0, -4.0])), bw.norm(bw.tensor([3.0, -4.0]), p=1)
+    (tensor(5.), tensor(7.))
+    """
     from brickwork.ops import elementwise as ew
 
     x = as_float(input if dtype is None else input.to(dtype))

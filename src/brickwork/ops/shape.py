@@ -302,7 +302,13 @@ class ConstantPad(Function):
 
 def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """A tensor with the same data and a new shape (one size may be -1): ``reshape(2, 3)``,
-    ``reshape((2, 3))`` or ``reshape(shape=(2, 3))``."""
+    ``reshape((2, 3))`` or ``reshape(shape=(2, 3))``.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, -1)
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     if shape is not None:
         sizes = (shape,)
     shape = _infer_shape(shape_args(sizes, "reshape"), input._data.size, input._data.shape, "reshape")
@@ -322,7 +328,17 @@ def _alias(t: Tensor) -> Tensor:
 
 
 def view(input: Tensor, *shape: Any) -> Tensor:
-    """Like reshape, but the data must be viewable without a copy."""
+    """Like reshape, but the data must be viewable without a copy.
+
+    >>> import brickwork as bw
+    >>> x = bw.zeros(2, 3)
+    >>> x.view(3, 2).shape
+    brickwork.Size([3, 2])
+    >>> x.t().view(6)
+    Traceback (most recent call last):
+        ...
+    RuntimeError: view: size (6,) is not compatible with the input's size and stride ...
+    """
     if len(shape) == 1 and (isinstance(shape[0], dtypes.DType) or shape[0] in (np.float32,)):
         raise NotImplementedError("view(dtype) is not supported")
     shape = _infer_shape(shape_args(shape, "view"), input._data.size, input._data.shape, "view")
@@ -436,7 +452,12 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
-    """The dimensions in a new order: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``dims=``."""
+    """The dimensions in a new order: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``dims=``.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3, 4).permute(2, 0, 1).shape
+    brickwork.Size([4, 2, 3])
+    """
     dims = shape_args(order if dims is None else (dims,), "permute")
     nd = input._data.ndim
     if len(dims) != nd:
@@ -490,7 +511,12 @@ def ravel(input: Tensor) -> Tensor:
 
 @numpy_names
 def select(input: Tensor, dim: int, index: int) -> Tensor:
-    """The slice at ``index`` along ``dim`` (that dimension removed): ``x.select(1, 2)`` is ``x[:, 2]``."""
+    """The slice at ``index`` along ``dim`` (that dimension removed): ``x.select(1, 2)`` is ``x[:, 2]``.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, 3).select(1, 2)
+    tensor([2, 5])
+    """
     axis = norm_dim(dim, input._data.ndim, "select")
     n = input._data.shape[axis]
     if not -n <= index < n:
@@ -521,7 +547,13 @@ moveaxis = movedim
 
 
 def expand(input: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast to ``sizes`` without copying (-1 keeps a size)."""
+    """Broadcast to ``sizes`` without copying (-1 keeps a size).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1], [2]]).expand(2, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    """
     sizes = shape_args(sizes, "expand")
     shape = input._data.shape
     if len(sizes) < len(shape):
@@ -697,7 +729,14 @@ def _strip_leading_ones(value: Tensor) -> Tensor:
 
 @numpy_names
 def cat(tensors: Any, dim: int = 0) -> Tensor:
-    """Concatenate along ``dim`` (dtypes promote as in PyTorch)."""
+    """Concatenate along ``dim`` (dtypes promote as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> bw.cat([bw.zeros(1, 2), bw.ones(2, 2)]).shape
+    brickwork.Size([3, 2])
+    >>> bw.cat([bw.tensor([1]), bw.tensor([2.5])])
+    tensor([1.0000, 2.5000])
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
@@ -777,7 +816,14 @@ def vstack(tensors: Any) -> Tensor:
 
 
 def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes.
+
+    >>> import brickwork as bw
+    >>> bw.split(bw.arange(5), 2)
+    (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    >>> bw.split(bw.arange(5), [1, 4])
+    (tensor([0]), tensor([1, 2, 3, 4]))
+    """
     axis = norm_dim(dim, input._data.ndim, "split")
     n = input._data.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -921,7 +967,15 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
 
 
 def repeat(input: Tensor, *sizes: Any) -> Tensor:
-    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``)."""
+    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``).
+
+    Unlike :func:`tile`, ``sizes`` must cover every dimension (new leading ones may be added).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1, 2]).repeat(2, 2)
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]])
+    """
     reps = shape_args(sizes, "repeat")
     if len(reps) < input._data.ndim:
         raise RuntimeError(
@@ -987,7 +1041,13 @@ def _check_range_on_gpu(idx: Any, like: Tensor, axis: int, op: str) -> None:
 
 @numpy_names
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
+    """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on.
+
+    >>> import brickwork as bw
+    >>> bw.gather(bw.tensor([[1, 2], [3, 4]]), 1, bw.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
     axis = norm_dim(dim, input._data.ndim, "gather")
     idx = _index_array(index, input, "gather")
     if input._data.ndim == 0 and idx.ndim == 0:  # a 0-d tensor gathers like a 1-element vector
@@ -1167,7 +1227,15 @@ def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
-    """Indices of the non-zero elements (a host sync: the result's size depends on the data)."""
+    """Indices of the non-zero elements (a host sync: the result's size depends on the data).
+
+    >>> import brickwork as bw
+    >>> bw.nonzero(bw.tensor([0, 3, 0, 4]))
+    tensor([[1],
+            [3]])
+    >>> bw.nonzero(bw.tensor([0, 3, 0, 4]), as_tuple=True)
+    (tensor([1, 3]),)
+    """
     sync_point("nonzero() (the result's size depends on the data)")
     xp = input._device.xp
     idx = xp.nonzero(input._data)
@@ -1190,7 +1258,16 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: Any = None) -> Tensor:
-    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)``."""
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)``.
+
+    ``mode`` is 'constant' (``value``, default 0), 'reflect', 'replicate' or 'circular'.
+
+    >>> import brickwork as bw
+    >>> bw.pad(bw.ones(1, 2), (1, 1))
+    tensor([[0., 1., 1., 0.]])
+    >>> bw.pad(bw.tensor([[1.0, 2.0, 3.0]]), (2, 0), mode="reflect")
+    tensor([[3., 2., 1., 2., 3.]])
+    """
     pad = tuple(int(p) for p in pad)
     nd = input._data.ndim
     if len(pad) % 2 or len(pad) // 2 > nd:
