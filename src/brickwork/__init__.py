@@ -148,14 +148,32 @@ __version__ = "0.1.0"
 
 
 def is_tensor(obj: object) -> builtins_bool:
+    """True when ``obj`` is a :class:`brickwork.Tensor` (parameters included).
+
+    >>> import brickwork as bw
+    >>> bw.is_tensor(bw.zeros(2)), bw.is_tensor([0.0, 0.0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
 def numel(input: Tensor) -> builtins_int:
+    """The number of elements of ``input`` (``input.numel()``).
+
+    >>> import brickwork as bw
+    >>> bw.numel(bw.zeros(2, 3))
+    6
+    """
     return input.numel()
 
 
 def is_floating_point(input: Tensor) -> builtins_bool:
+    """True when ``input`` has a floating dtype (float16, float32, float64).
+
+    >>> import brickwork as bw
+    >>> bw.is_floating_point(bw.tensor([1.0])), bw.is_floating_point(bw.tensor([1]))
+    (True, False)
+    """
     return input.is_floating_point()
 
 

@@ -118,7 +118,16 @@ asarray = as_tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A CPU tensor sharing memory with ``array`` (its dtype kept, float64 included)."""
+    """A CPU tensor sharing memory with ``array`` (its dtype kept, float64 included).
+
+    >>> import numpy as np
+    >>> import brickwork as bw
+    >>> a = np.arange(3.0)
+    >>> t = bw.from_numpy(a)
+    >>> a[0] = 5.0
+    >>> t
+    tensor([5., 1., 2.], dtype=brickwork.float64)
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     dtypes.from_numpy_dtype(array.dtype)
@@ -132,7 +141,15 @@ def from_numpy(array: np.ndarray) -> Tensor:
 @_on_target_device
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           **kwargs: Any) -> Tensor:
-    """A tensor of zeros."""
+    """A tensor of zeros.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3)
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    >>> bw.zeros((2,), dtype=bw.int64)
+    tensor([0, 0])
+    """
     shape = _size(size, kwargs.pop("size", None), "zeros")
     _no_extra(kwargs, "zeros")
     dev = _device(device)
@@ -142,7 +159,12 @@ def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 @_on_target_device
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
          **kwargs: Any) -> Tensor:
-    """A tensor of ones."""
+    """A tensor of ones.
+
+    >>> import brickwork as bw
+    >>> bw.ones(2, dtype=bw.int64)
+    tensor([1, 1])
+    """
     shape = _size(size, kwargs.pop("size", None), "ones")
     _no_extra(kwargs, "ones")
     dev = _device(device)
@@ -152,7 +174,12 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool 
 @_on_target_device
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           **kwargs: Any) -> Tensor:
-    """An "uninitialised" tensor; brickwork fills it with zeros so runs are reproducible."""
+    """An "uninitialised" tensor; brickwork fills it with zeros so runs are reproducible.
+
+    >>> import brickwork as bw
+    >>> bw.empty(2)
+    tensor([0., 0.])
+    """
     shape = _size(size, kwargs.pop("size", None), "empty")
     kwargs.pop("memory_format", None)
     kwargs.pop("pin_memory", None)
@@ -164,7 +191,12 @@ def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 @_on_target_device
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value`` (its dtype inferred from the value)."""
+    """A tensor filled with ``fill_value`` (its dtype inferred from the value).
+
+    >>> import brickwork as bw
+    >>> bw.full((2,), 7), bw.full((2,), 0.5)
+    (tensor([7, 7]), tensor([0.5000, 0.5000]))
+    """
     shape = _size((size,), None, "full")
     if dtype is None:
         if isinstance(fill_value, Tensor):
@@ -182,7 +214,13 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
 @_on_target_device
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
-    """The identity matrix (``n`` x ``m``)."""
+    """The identity matrix (``n`` x ``m``).
+
+    >>> import brickwork as bw
+    >>> bw.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     dev = _device(device)
     n = as_size(n, "eye", "n")
     m = n if m is None else as_size(m, "eye", "m")
@@ -191,7 +229,14 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` up to (not including) ``end``; int64 if all arguments are ints."""
+    """Values from ``start`` up to (not including) ``end``; int64 if all arguments are ints.
+
+    >>> import brickwork as bw
+    >>> bw.arange(5)
+    tensor([0, 1, 2, 3, 4])
+    >>> bw.arange(0, 1, 0.25)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500])
+    """
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -210,7 +255,12 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    >>> import brickwork as bw
+    >>> bw.linspace(0, 1, 5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
     steps = as_size(steps, "linspace", "steps")
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
@@ -221,6 +271,14 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent.
+
+    >>> import brickwork as bw
+    >>> bw.logspace(0, 2, 3)
+    tensor([  1.,  10., 100.])
+    >>> bw.logspace(0, 3, 4, base=2)
+    tensor([1., 2., 4., 8.])
+    """
     steps = as_size(steps, "logspace", "steps")
     arr = np.logspace(float(start), float(end), steps, base=base).astype(_dtype(dtype).np)
     dev = _device(device)
@@ -251,7 +309,13 @@ def _float_draw(kind: str, shape: tuple[int, ...], dtype: Any, device: Any,
 @_on_target_device
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, **kwargs: Any) -> Tensor:
-    """Uniform samples from [0, 1)."""
+    """Uniform samples from [0, 1).
+
+    >>> import brickwork as bw
+    >>> x = bw.rand(2, 3)
+    >>> x.shape, x.dtype, bool(((x >= 0) & (x < 1)).all())
+    (brickwork.Size([2, 3]), brickwork.float32, True)
+    """
     shape = _size(size, kwargs.pop("size", None), "rand")
     _no_extra(kwargs, "rand")
     arr, dev, _ = _float_draw("rand", shape, dtype, device, generator)
@@ -261,7 +325,15 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
 @_on_target_device
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, **kwargs: Any) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples.
+
+    >>> import brickwork as bw
+    >>> _ = bw.manual_seed(0)
+    >>> a = bw.randn(3)
+    >>> _ = bw.manual_seed(0)
+    >>> bool((a == bw.randn(3)).all())  # the same seed gives the same numbers
+    True
+    """
     shape = _size(size, kwargs.pop("size", None), "randn")
     _no_extra(kwargs, "randn")
     arr, dev, _ = _float_draw("randn", shape, dtype, device, generator)
@@ -271,7 +343,13 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
 @_on_target_device
 def randint(low: int, high: Any = None, size: Any = None, *, generator: Generator | None = None,
             dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Integers from ``low`` (default 0) up to ``high`` (exclusive): ``randint(10, (3,))``."""
+    """Integers from ``low`` (default 0) up to ``high`` (exclusive): ``randint(10, (3,))``.
+
+    >>> import brickwork as bw
+    >>> x = bw.randint(10, (3,))
+    >>> x.dtype, bool(((x >= 0) & (x < 10)).all())
+    (brickwork.int64, True)
+    """
     if size is None:
         if isinstance(high, (tuple, list)):
             low, high, size = 0, low, high
@@ -291,7 +369,12 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Generato
 @_on_target_device
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """A random permutation of ``0..n-1``."""
+    """A random permutation of ``0..n-1``.
+
+    >>> import brickwork as bw
+    >>> sorted(bw.randperm(4).tolist())
+    [0, 1, 2, 3]
+    """
     dev = _device(device)
     # argsort of uniform keys: the same on both backends (CuPy's Generator has no permutation())
     keys = rng_for(dev, generator).random(as_size(n, "randperm", "n"), dtype=np.float64)
@@ -302,7 +385,14 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
 @_on_target_device
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Normal samples; ``mean`` and ``std`` may be tensors (elementwise) or floats with ``size``."""
+    """Normal samples; ``mean`` and ``std`` may be tensors (elementwise) or floats with ``size``.
+
+    >>> import brickwork as bw
+    >>> bw.normal(0.0, 1.0, (2, 3)).shape
+    brickwork.Size([2, 3])
+    >>> bw.normal(bw.zeros(4), 0.0)  # tensor means, zero spread
+    tensor([0., 0., 0., 0.])
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
@@ -321,7 +411,12 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Gene
 
 @_on_target_device
 def bernoulli(input: Tensor, p: Any = None, *, generator: Generator | None = None) -> Tensor:
-    """Draw 0/1 with probabilities ``input`` (or the scalar ``p``)."""
+    """Draw 0/1 with probabilities ``input`` (or the scalar ``p``).
+
+    >>> import brickwork as bw
+    >>> bw.bernoulli(bw.tensor([0.0, 1.0]))
+    tensor([0., 1.])
+    """
     probs = input._data if p is None else p
     u = rng_for(input._device, generator).random(input._data.shape, dtype=np.float64)
     return _finish((u < probs).astype(input._data.dtype), input._device, False)
@@ -383,41 +478,71 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[tuple[int, ...], Any, Any
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """Zeros with ``input``'s shape, and its dtype and device unless given.
+
+    >>> import brickwork as bw
+    >>> bw.zeros_like(bw.tensor([[1, 2]]))
+    tensor([[0, 0]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return zeros(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """Ones with ``input``'s shape, and its dtype and device unless given.
+
+    >>> import brickwork as bw
+    >>> bw.ones_like(bw.tensor([[1, 2]]), dtype=bw.float32)
+    tensor([[1., 1.]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return ones(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """A tensor with ``input``'s shape (dtype, device unless given), filled with zeros for reproducibility."""
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """A tensor with ``input``'s shape (dtype, device unless given) filled with ``fill_value``.
+
+    >>> import brickwork as bw
+    >>> bw.full_like(bw.tensor([[1, 2]]), 7)
+    tensor([[7, 7]])
+    """
     shape, dt, dev = _like(input, dtype, device)
     return full(shape, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """Uniform samples from [0, 1) with ``input``'s shape, and its dtype and device unless given."""
     shape, dt, dev = _like(input, dtype, device)
     return rand(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with ``input``'s shape, and its dtype and device unless given."""
     shape, dt, dev = _like(input, dtype, device)
     return randn(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input: Tensor, low: int, high: Any = None, *, dtype: Any = None,
                  device: Any = None) -> Tensor:
+    """Random integers from ``[low, high)`` (``[0, low)`` with one bound) shaped like ``input``.
+
+    The dtype is ``input``'s unless given, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> x = bw.randint_like(bw.zeros(100, dtype=bw.int64), 3)
+    >>> x.dtype, bool(((x >= 0) & (x < 3)).all())
+    (brickwork.int64, True)
+    """
     shape, dt, dev = _like(input, dtype, device)
     if high is None:
         low, high = 0, low

@@ -124,9 +124,11 @@ class Event:
         self.enable_timing = enable_timing
 
     def record(self, stream: Any = None) -> None:
+        """Put the event in ``stream``'s queue (the current stream by default); returns at once."""
         self._event.record(stream)
 
     def synchronize(self) -> None:
+        """Wait on the host until the work queued before the event has finished."""
         self._event.synchronize()
 
     def query(self) -> bool:

@@ -93,6 +93,12 @@ DEFAULT_INT = int64
 
 
 def get_dtype(name: str) -> DType:
+    """The dtype named ``name`` (``'float32'``, ``'int64'``...) or by an alias (``'float'``, ``'long'``).
+
+    >>> from brickwork import dtypes
+    >>> dtypes.get_dtype("long")
+    brickwork.int64
+    """
     return _BY_NAME[name]
 
 

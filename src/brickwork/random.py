@@ -34,15 +34,24 @@ class Generator:
         self._rng: Any = None
 
     def manual_seed(self, seed: int) -> Generator:
+        """Restart the stream from ``seed`` (taken modulo 2**64); returns the generator.
+
+        >>> import brickwork as bw
+        >>> g = bw.Generator().manual_seed(3)
+        >>> g.initial_seed()
+        3
+        """
         self._seed = int(seed) % (2**64)
         self._rng = None
         return self
 
     def seed(self) -> int:
+        """Reseed from fresh operating-system entropy and return the new seed."""
         self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
         return self._seed
 
     def initial_seed(self) -> int:
+        """The seed the stream started from (the last :meth:`manual_seed` or :meth:`seed`)."""
         return self._seed
 
     @property
@@ -64,6 +73,16 @@ class Generator:
         return {"seed": self._seed, "bit_generator": self.rng.bit_generator.state}
 
     def set_state(self, state: dict) -> Generator:
+        """Restore a state from :meth:`get_state` (CPU generators only); returns the generator.
+
+        >>> import brickwork as bw
+        >>> g = bw.Generator().manual_seed(0)
+        >>> state = g.get_state()
+        >>> a = bw.rand(3, generator=g)
+        >>> b = bw.rand(3, generator=g.set_state(state))
+        >>> bool((a == b).all())
+        True
+        """
         if self.device.type != "cpu":
             raise NotImplementedError("set_state: only CPU generators can import a state")
         self._seed = int(state["seed"])
@@ -76,6 +95,16 @@ _defaults: dict[Any, Generator] = {}
 
 
 def default_generator(device: Any = "cpu") -> Generator:
+    """The default :class:`Generator` of ``device`` (one per device, made on first use).
+
+    Unlike PyTorch's ``torch.default_generator`` attribute this is a function of the device. Each
+    device's stream is seeded from the global seed (:func:`manual_seed`) plus an offset per GPU.
+
+    >>> import brickwork as bw
+    >>> _ = bw.manual_seed(5)
+    >>> bw.random.default_generator("cpu").initial_seed()
+    5
+    """
     dev = _backend.Device(device).resolved()
     gen = _defaults.get(dev)
     if gen is None:
@@ -97,20 +126,40 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed every device's default generator from fresh entropy; returns the seed chosen."""
     s = int(np.random.SeedSequence().entropy % (2**62))
     manual_seed(s)
     return s
 
 
 def initial_seed() -> int:
+    """The global seed: the last :func:`manual_seed` (or :func:`seed`), else a random one.
+
+    >>> import brickwork as bw
+    >>> _ = bw.manual_seed(42)
+    >>> bw.initial_seed()
+    42
+    """
     return _global_seed[0]
 
 
 def get_rng_state() -> dict:
+    """The CPU default generator's state as a plain ``dict`` (PyTorch returns a ByteTensor).
+
+    Pass it to :func:`set_rng_state` to replay the same draws.
+
+    >>> import brickwork as bw
+    >>> state = bw.get_rng_state()
+    >>> a = bw.rand(2)
+    >>> bw.set_rng_state(state)
+    >>> bool((bw.rand(2) == a).all())
+    True
+    """
     return default_generator("cpu").get_state()
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the CPU default generator from a state returned by :func:`get_rng_state`."""
     default_generator("cpu").set_state(state)
 
 

@@ -27,6 +27,12 @@ class Size(tuple):
     __slots__ = ()
 
     def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for ``()``).
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2, 3).shape.numel()
+        6
+        """
         n = 1
         for s in self:
             n *= s
@@ -102,6 +108,12 @@ class Tensor:
     # -- basic attributes ---------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The tensor's shape as a :class:`brickwork.Size` (a tuple); the same as ``size()``.
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2, 3).shape
+        brickwork.Size([2, 3])
+        """
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
@@ -113,37 +125,62 @@ class Tensor:
 
     @property
     def dtype(self) -> dtypes.DType:
+        """The element type, a :class:`brickwork.dtypes.DType` such as ``brickwork.float32``."""
         return dtypes.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self) -> _backend.Device:
+        """The :class:`brickwork.device` that holds the data (``cpu`` or ``cuda:N``)."""
         return self._device
 
     @property
     def is_cuda(self) -> bool:
+        """True when the tensor lives on a CUDA GPU."""
         return self._device.type == "cuda"
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (0 for a scalar tensor); ``dim()`` as a property."""
         return self._data.ndim
 
     def dim(self) -> int:
+        """The number of dimensions (``ndimension`` is an alias).
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2, 3).dim(), bw.tensor(1.0).dim()
+        (2, 0)
+        """
         return self._data.ndim
 
     ndimension = dim
 
     def numel(self) -> int:
+        """The number of elements (``nelement`` is an alias).
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2, 3).numel()
+        6
+        """
         return int(self._data.size)
 
     nelement = numel
 
     def element_size(self) -> int:
+        """Bytes per element (4 for float32)."""
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
+        """True for float16, float32 and float64 tensors."""
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
+        """True when the data is laid out in C order without gaps (transposes are not).
+
+        >>> import brickwork as bw
+        >>> x = bw.zeros(2, 3)
+        >>> x.is_contiguous(), x.t().is_contiguous()
+        (True, False)
+        """
         return bool(self._data.flags.c_contiguous)
 
     def stride(self, dim: int | None = None) -> Any:
@@ -156,18 +193,41 @@ class Tensor:
         return -1 if self._device.type == "cpu" else (self._device.index or 0)
 
     def data_ptr(self) -> int:
+        """The address of the first element in host or device memory (for identity checks)."""
         return _backend.address(self._data)
 
     @property
     def grad_fn(self) -> Function | None:
+        """The graph node that produced this tensor, or None for a leaf.
+
+        >>> import brickwork as bw
+        >>> w = bw.ones(2, requires_grad=True)
+        >>> w.grad_fn is None, (w * 2).grad_fn
+        (True, <MulBackward>)
+        """
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
+        """True when the tensor was not produced by a recorded op (``grad_fn is None``).
+
+        Tensors that do not require grad are leaves too, as in PyTorch; backward fills ``.grad`` only on
+        leaves that require grad (see :meth:`retain_grad` for the others).
+        """
         return self._grad_fn is None
 
     @property
     def grad(self) -> Tensor | None:
+        """The gradient accumulated by :meth:`backward`, or None.
+
+        It may be assigned (a tensor of the same shape and device) or set to None.
+
+        >>> import brickwork as bw
+        >>> w = bw.ones(2, requires_grad=True)
+        >>> (w * 3).sum().backward()
+        >>> w.grad
+        tensor([3., 3.])
+        """
         return self._grad
 
     @grad.setter
@@ -200,16 +260,37 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The dimensions reversed (for a matrix, its transpose); a view.
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2, 3).T.shape
+        brickwork.Size([3, 2])
+        """
         return self.permute(*range(self._data.ndim - 1, -1, -1))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802
+        """The last two dimensions swapped (a batch of transposed matrices); a view.
+
+        >>> import brickwork as bw
+        >>> bw.zeros(4, 2, 3).mT.shape
+        brickwork.Size([4, 3, 2])
+        """
         if self._data.ndim < 2:
             raise RuntimeError(f"mT: tensor must have at least 2 dimensions, got {self._data.ndim}")
         return self.transpose(-2, -1)
 
     # -- gradient state -----------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return the tensor.
+
+        Only floating tensors can require grad; ``requires_grad_(False)`` on a non-leaf raises (use
+        :meth:`detach`).
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2).requires_grad_().requires_grad
+        True
+        """
         if self._grad_fn is not None and not requires_grad:
             raise RuntimeError(
                 "requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph"
@@ -235,6 +316,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """True when :meth:`retain_grad` was called on this non-leaf tensor."""
         fn = self._grad_fn
         return bool(fn and fn.hooks and any(isinstance(h, weakref.ref) and h() is self for h in fn.hooks))
 
@@ -291,12 +373,19 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place (no ``grad_fn``, no ``requires_grad``); returns it."""
         self._grad_fn = None
         self.requires_grad = False
         return self
 
     # -- reading values (host syncs) ------------------------------------------
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number (a host sync on a GPU).
+
+        >>> import brickwork as bw
+        >>> bw.tensor([3.5]).item()
+        3.5
+        """
         sync_point("Tensor.item()")
         if self._data.size != 1:
             raise RuntimeError(
@@ -306,6 +395,12 @@ class Tensor:
         return self._data.item()  # (any shape of one element; no reshape: nothing runs on the device)
 
     def tolist(self) -> Any:
+        """The data as nested Python lists of numbers (a scalar for a 0-d tensor; a host sync).
+
+        >>> import brickwork as bw
+        >>> bw.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        """
         sync_point("Tensor.tolist()")
         return _host(self._data).tolist()
 
@@ -408,6 +503,7 @@ class Tensor:
         return out
 
     def cpu(self) -> Tensor:
+        """``to('cpu')``: a copy in host memory, or the tensor itself when it is there already."""
         return self.to(_backend.CPU)
 
     def pin_memory(self) -> Tensor:
@@ -428,6 +524,10 @@ class Tensor:
         return _backend.is_pinned(self._data)
 
     def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """``to('cuda:N')``: ``device`` is an index, a name or a device (default ``cuda:0``).
+
+        The tensor itself comes back when it is on that GPU already.
+        """
         if device is None:
             dev = _backend.Device("cuda", 0)
         elif isinstance(device, int):
@@ -445,34 +545,64 @@ class Tensor:
         return _legacy_types.convert_type(self, dtype)
 
     def float(self) -> Tensor:
+        """A float32 copy, or the tensor itself when it is float32 already (see :meth:`to`).
+
+        >>> import brickwork as bw
+        >>> bw.tensor([1, 2]).float()
+        tensor([1., 2.])
+        """
         return self.to(dtypes.float32)
 
     def double(self) -> Tensor:
+        """A float64 copy, or the tensor itself when it is float64 already (see :meth:`to`)."""
         return self.to(dtypes.float64)
 
     def half(self) -> Tensor:
+        """A float16 copy, or the tensor itself when it is float16 already (see :meth:`to`)."""
         return self.to(dtypes.float16)
 
     def long(self) -> Tensor:
+        """An int64 copy (floats truncated toward zero), or the tensor itself when it is int64.
+
+        >>> import brickwork as bw
+        >>> bw.tensor([1.7, -1.7]).long()
+        tensor([ 1, -1])
+        """
         return self.to(dtypes.int64)
 
     def int(self) -> Tensor:
+        """An int32 copy (floats truncated toward zero), or the tensor itself when it is int32."""
         return self.to(dtypes.int32)
 
     def short(self) -> Tensor:
+        """An int16 copy (floats truncated toward zero), or the tensor itself when it is int16."""
         return self.to(dtypes.int16)
 
     def bool(self) -> Tensor:
+        """A bool copy (nonzero is True), or the tensor itself when it is bool already.
+
+        >>> import brickwork as bw
+        >>> bw.tensor([0, 2]).bool()
+        tensor([False,  True])
+        """
         return self.to(dtypes.bool_)
 
     def byte(self) -> Tensor:
+        """A uint8 copy, or the tensor itself when it is uint8 already."""
         return self.to(dtypes.uint8)
 
     def type_as(self, other: Tensor) -> Tensor:
+        """``to(other.dtype)``: this tensor in ``other``'s dtype (the device is kept)."""
         return self.to(other.dtype)
 
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
                    requires_grad: bool = False) -> Tensor:
+        """A new leaf tensor from ``data``, by default with this tensor's dtype and device.
+
+        >>> import brickwork as bw
+        >>> bw.zeros(2).new_tensor([1, 2])
+        tensor([1., 2.])
+        """
         from brickwork.creation import tensor
 
         return tensor(data, dtype=dtype or self.dtype, device=device or self._device,
@@ -480,6 +610,12 @@ class Tensor:
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size``, by default with this tensor's dtype and device.
+
+        >>> import brickwork as bw
+        >>> bw.tensor([1, 2]).new_zeros(3)
+        tensor([0, 0, 0])
+        """
         from brickwork.creation import zeros
 
         return zeros(*size, dtype=dtype or self.dtype, device=device or self._device,
@@ -487,6 +623,7 @@ class Tensor:
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
+        """Ones of ``size``, by default with this tensor's dtype and device."""
         from brickwork.creation import ones
 
         return ones(*size, dtype=dtype or self.dtype, device=device or self._device,
@@ -494,6 +631,7 @@ class Tensor:
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, by default with this tensor's dtype and device."""
         from brickwork.creation import full
 
         return full(size, fill_value, dtype=dtype or self.dtype, device=device or self._device,
@@ -501,6 +639,7 @@ class Tensor:
 
     def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
+        """A tensor of ``size`` with this tensor's dtype and device; filled with zeros (deterministic)."""
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     # -- copying ------------------------------------------------------------

@@ -59,6 +59,7 @@ class History:
         self.records: list[dict[str, Any]] = [dict(r) for r in records]
 
     def append(self, record: dict[str, Any]) -> None:
+        """Add one epoch's record (a copy of the dict)."""
         self.records.append(dict(record))
 
     def __getitem__(self, key: str | int) -> Any:
@@ -83,6 +84,12 @@ class History:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> History:
+        """A History from :meth:`to_dict`'s plain data (e.g. read back with ``bw.load``).
+
+        >>> h = History.from_dict(History([{"epoch": 1, "val_acc": 0.9}]).to_dict())
+        >>> h["val_acc"]
+        [0.9]
+        """
         return cls(state.get("records", []))
 
     def plot(self, path: str | os.PathLike[str], title: str | None = None,

@@ -65,6 +65,15 @@ _mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
+    """True when ops record the graph now (not inside :class:`no_grad` or :class:`inference_mode`).
+
+    >>> import brickwork as bw
+    >>> with bw.no_grad():
+    ...     bw.is_grad_enabled()
+    False
+    >>> bw.is_grad_enabled()
+    True
+    """
     return _mode.enabled
 
 
@@ -201,6 +210,7 @@ class DeviceMismatchError(RuntimeError):
         return msg
 
     def add_context(self, context: str) -> None:
+        """Prefix the message with ``context`` (e.g. the module path where the op ran)."""
         self.context = context
         self.args = (self._message(),)
 
@@ -247,13 +257,25 @@ class Function:
         cls.op_name = cls.__dict__.get("op_name") or cls.__name__.lower()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute the op on raw arrays (NumPy or CuPy, module ``self.xp``); override in each op.
+
+        Tensor arguments arrive as arrays, other arguments and keyword options as they were passed to
+        :meth:`apply`. Keep on ``self`` what :meth:`backward` needs, and list the inputs it keeps in
+        ``saved_inputs`` (``saves_output`` for the result) so that an in-place write to them is detected.
+        """
         raise NotImplementedError
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
+        """Given the gradient of the output, return a tuple with one gradient per positional input.
+
+        Return None for an input that needs no gradient (``self.needs_input_grad`` says which do) and
+        for non-tensor arguments; each gradient has its input's shape. Override in each op.
+        """
         raise NotImplementedError
 
     @property
     def name(self) -> str:
+        """The op's class name (``'Mul'``); ``repr`` of a graph node reads ``<MulBackward>``."""
         return type(self).__name__
 
     def __repr__(self) -> str:
@@ -261,6 +283,11 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the op on tensors (and other arguments) and record it in the graph when needed.
+
+        All tensor arguments must be on one device (else :class:`DeviceMismatchError`); the output
+        requires grad when an input does, grad mode is on and the op is differentiable.
+        """
         device = None
         vals = []
         record = False

@@ -60,12 +60,15 @@ class ProcessGroup:
         self.check_shapes = check_shapes
 
     def rank(self) -> int:
+        """This process's rank in the group (0 to ``size() - 1``)."""
         return self.backend.rank
 
     def size(self) -> int:
+        """The number of ranks in the group."""
         return self.backend.size
 
     def name(self) -> str:
+        """The backend's name: ``'mpi'`` or ``'nccl'``."""
         return self.backend.name
 
     def __repr__(self) -> str:

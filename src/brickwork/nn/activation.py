@@ -34,6 +34,7 @@ class _Inplace(Module):
         return "inplace=True" if self.inplace else ""
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"inplace": self.inplace}
 
 
@@ -46,6 +47,7 @@ class _Plain(Module):
         return type(self)._fn(input)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {}
 
 
@@ -143,6 +145,7 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"negative_slope": self.negative_slope, "inplace": self.inplace}
 
 
@@ -162,6 +165,7 @@ class ELU(Module):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"alpha": self.alpha, "inplace": self.inplace}
 
 
@@ -189,6 +193,7 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"approximate": self.approximate}
 
 
@@ -210,6 +215,7 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"beta": self.beta, "threshold": self.threshold}
 
 
@@ -227,6 +233,7 @@ class _SoftmaxLike(Module):
         return f"dim={self.dim}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"dim": self.dim}
 
 
@@ -277,6 +284,7 @@ class Hardtanh(Module):
             ", inplace=True" if self.inplace else "")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"min_val": self.min_val, "max_val": self.max_val, "inplace": self.inplace}
 
 
@@ -294,6 +302,7 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"inplace": self.inplace}
 
 
@@ -312,6 +321,7 @@ class Threshold(Module):
             ", inplace=True" if self.inplace else "")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"threshold": self.threshold, "value": self.value, "inplace": self.inplace}
 
 
@@ -330,6 +340,7 @@ class PReLU(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Every slope back to ``init`` (0.25 by default)."""
         init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -339,6 +350,7 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"num_parameters": self.num_parameters, "init": self.init}
 
 
@@ -356,4 +368,5 @@ class GLU(Module):
         return f"dim={self.dim}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"dim": self.dim}

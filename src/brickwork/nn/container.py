@@ -46,6 +46,7 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input: Any) -> Any:
+        """Apply the modules in order, each to the previous one's output; returns the last output."""
         for module in self._modules.values():
             input = module(input)
         return input
@@ -85,15 +86,31 @@ class Sequential(Module):
         return Sequential(*self, *other)
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end (under the next integer key); returns self.
+
+        >>> from brickwork import nn
+        >>> len(nn.Sequential(nn.Linear(2, 2)).append(nn.ReLU()))
+        2
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Append each module of ``modules`` in turn; returns self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index`` (negative counts from the end); returns self.
+
+        The integer keys are renumbered ``"0"``, ``"1"``..., as in PyTorch.
+
+        >>> from brickwork import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)).insert(1, nn.ReLU())
+        >>> [type(m).__name__ for m in net]
+        ['Linear', 'ReLU', 'Linear']
+        """
         if not isinstance(module, Module):
             raise TypeError(f"insert: expected a Module, got {type(module).__name__}")
         n = len(self)
@@ -109,6 +126,7 @@ class Sequential(Module):
         return self
 
     def pop(self, index: int = -1) -> Module:
+        """Remove the module at ``index`` (the last by default) and return it; the keys are renumbered."""
         module = self[index]
         del self[index]
         return module
@@ -153,10 +171,18 @@ class ModuleList(Module):
         return ModuleList([*self, *other])
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end (registered under the next index); returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each module of ``modules``; returns self. A single module (not a list) raises ``TypeError``.
+
+        >>> from brickwork import nn
+        >>> layers = nn.ModuleList([nn.Linear(2, 2)]).extend([nn.ReLU(), nn.Linear(2, 1)])
+        >>> len(layers), sum(p.numel() for p in layers.parameters())
+        (3, 9)
+        """
         if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
             raise TypeError("ModuleList.extend expects an iterable of modules, got a single Module")
         for m in modules:
@@ -164,6 +190,7 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index`` and renumber the keys (returns None, as a list)."""
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
@@ -171,11 +198,13 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def pop(self, index: int = -1) -> Module:
+        """Remove the module at ``index`` (the last by default) and return it; the keys are renumbered."""
         module = self[index]
         del self[index]
         return module
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ModuleList has no forward (raises ``NotImplementedError``): iterate over it in your own."""
         raise NotImplementedError(
             "ModuleList has no forward(); iterate over it in your own forward"
         )
@@ -227,28 +256,41 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self) -> Iterable[str]:
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """``(key, module)`` pairs, in insertion order.
+
+        >>> from brickwork import nn
+        >>> heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
+        >>> [(k, m.out_features) for k, m in heads.items()]
+        [('cls', 3), ('box', 2)]
+        """
         return self._modules.items()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules: Any) -> None:
+        """Add or replace modules from a mapping, a ModuleDict or an iterable of ``(key, module)`` pairs."""
         items = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for key, module in items:
             self[key] = module
 
     def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
         module = self[key]
         del self[key]
         return module
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ModuleDict has no forward (raises ``NotImplementedError``): index it in your own."""
         raise NotImplementedError("ModuleDict has no forward(); index it in your own forward")
 
 
@@ -296,10 +338,19 @@ class ParameterList(Module):
         return self.extend(values)
 
     def append(self, value: Any) -> ParameterList:
+        """Add a parameter (a plain tensor is wrapped in a Parameter) under the next index; returns self.
+
+        >>> import brickwork as bw
+        >>> from brickwork import nn
+        >>> params = nn.ParameterList().append(bw.zeros(2))
+        >>> type(params[0]).__name__, params[0].requires_grad
+        ('Parameter', True)
+        """
         self.register_parameter(str(len(self)), _as_parameter(value))
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append each value of ``values`` (tensors become Parameters); returns self."""
         for v in values:
             self.append(v)
         return self
@@ -308,6 +359,7 @@ class ParameterList(Module):
         return "\n".join(f"  ({k}): {_param_summary(p, repr(p.dtype))}" for k, p in self._parameters.items())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ParameterList has no forward (raises ``NotImplementedError``)."""
         raise NotImplementedError("ParameterList has no forward()")
 
 
@@ -338,20 +390,25 @@ class ParameterDict(Module):
         return key in self._parameters
 
     def keys(self) -> Iterable[str]:
+        """The keys, in insertion order."""
         return self._parameters.keys()
 
     def items(self) -> Iterable[tuple[str, Any]]:
+        """``(key, parameter)`` pairs, in insertion order."""
         return self._parameters.items()
 
     def values(self) -> Iterable[Any]:
+        """The parameters, in insertion order."""
         return self._parameters.values()
 
     def update(self, parameters: Any) -> None:
+        """Add or replace entries from a mapping or ``(key, value)`` pairs (tensors become Parameters)."""
         items = parameters.items() if hasattr(parameters, "items") else parameters
         for key, value in items:
             self[key] = value
 
     def pop(self, key: str) -> Any:
+        """Remove the parameter under ``key`` and return it."""
         value = self[key]
         del self[key]
         return value
@@ -363,4 +420,5 @@ class ParameterDict(Module):
                          for k, p in self._parameters.items())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ParameterDict has no forward (raises ``NotImplementedError``)."""
         raise NotImplementedError("ParameterDict has no forward()")

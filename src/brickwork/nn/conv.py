@@ -76,11 +76,13 @@ class _ConvNd(Module):
 
     @property
     def in_channels(self) -> int | None:
+        """The input channels (from the weight's shape), or None while the layer is lazy."""
         if self.weight.is_pending:
             return None
         return self.weight.shape[0] if self.transposed else self.weight.shape[1] * self.groups
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: ``in_channels`` from the first input (dim 1, or 0 unbatched); creates the weight."""
         name = type(self).__name__
         if input.ndim not in (self.spatial + 1, self.spatial + 2):
             raise RuntimeError(
@@ -101,6 +103,7 @@ class _ConvNd(Module):
             self.bias.materialize((self.out_channels,))
 
     def reset_parameters(self) -> None:
+        """PyTorch's init: Kaiming-uniform weight (``a=sqrt(5)``), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         init_uniform_bias(self.bias, self.weight)
 
@@ -143,6 +146,7 @@ class _ConvNd(Module):
         return s
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         config = {
             "in_channels": self.in_channels, "out_channels": self.out_channels,
             "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,

@@ -86,6 +86,7 @@ class AvgPool3d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
                 "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
                 "divisor_override": self.divisor_override}
@@ -112,6 +113,7 @@ class Unfold(Module):
                 f"padding={self.padding}, stride={self.stride}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "dilation": self.dilation,
                 "padding": self.padding, "stride": self.stride}
 
@@ -139,5 +141,6 @@ class Fold(Module):
                 f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"output_size": self.output_size, "kernel_size": self.kernel_size,
                 "dilation": self.dilation, "padding": self.padding, "stride": self.stride}

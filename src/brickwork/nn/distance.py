@@ -26,6 +26,7 @@ class CosineSimilarity(Module):
         return F.cosine_similarity(x1, x2, self.dim, self.eps)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"dim": self.dim, "eps": self.eps}
 
 
@@ -40,4 +41,5 @@ class PairwiseDistance(Module):
         return loss_extra.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"p": self.norm, "eps": self.eps, "keepdim": self.keepdim}

@@ -38,6 +38,7 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"p": self.p, "inplace": self.inplace}
 
 

@@ -59,6 +59,7 @@ class Embedding(Module):
             self.weight = Parameter(_weight.detach(), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
+        """Weight from N(0, 1), the ``padding_idx`` row set to zeros, as PyTorch."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
@@ -96,6 +97,7 @@ class Embedding(Module):
         return s
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
                 "padding_idx": self.padding_idx, "max_norm": self.max_norm,
                 "norm_type": self.norm_type, "scale_grad_by_freq": self.scale_grad_by_freq}

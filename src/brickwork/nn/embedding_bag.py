@@ -57,6 +57,7 @@ class EmbeddingBag(Module):
             self.weight = Parameter(_weight.detach())
 
     def reset_parameters(self) -> None:
+        """Weight from N(0, 1), the ``padding_idx`` row set to zeros, as PyTorch."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
@@ -64,6 +65,10 @@ class EmbeddingBag(Module):
 
     def forward(self, input: Tensor, offsets: Tensor | None = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:
+        """Reduce the embeddings of each bag: one bag per row of a 2-d ``input``, or 1-d ``input``
+        with ``offsets`` (where each bag starts). ``per_sample_weights`` (mode 'sum' only) scales each
+        index's row; entries equal to ``padding_idx`` are left out.
+        """
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
                              self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
                              self.include_last_offset, self.padding_idx)
@@ -98,6 +103,7 @@ class EmbeddingBag(Module):
         return s
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
                 "max_norm": self.max_norm, "norm_type": self.norm_type,
                 "scale_grad_by_freq": self.scale_grad_by_freq, "mode": self.mode,

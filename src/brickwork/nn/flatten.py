@@ -35,6 +35,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
 
@@ -61,4 +62,5 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"dim": self.dim, "unflattened_size": self.unflattened_size}

@@ -152,16 +152,34 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 @_deferrable
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill ``tensor`` with ``val`` in place (outside the graph) and return it.
+
+    On a pending (lazy) parameter the call is recorded and replayed once its shape is known.
+
+    >>> from brickwork import nn
+    >>> lin = nn.Linear(2, 2)
+    >>> nn.init.constant_(lin.bias, 0.5)
+    Parameter containing:
+    tensor([0.5000, 0.5000], requires_grad=True)
+    """
     return _write(tensor, val)
 
 
 @_deferrable
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with ones in place and return it (recorded on a pending one, see :func:`constant_`)."""
     return _write(tensor, 1)
 
 
 @_deferrable
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with zeros in place and return it (recorded on a pending one, see :func:`constant_`).
+
+    >>> import brickwork as bw
+    >>> from brickwork import nn
+    >>> nn.init.zeros_(bw.ones(2))
+    tensor([0., 0.])
+    """
     return _write(tensor, 0)
 
 

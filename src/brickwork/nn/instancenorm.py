@@ -36,6 +36,7 @@ class _InstanceNorm(_BatchNorm):
         return (self._spatial + 1, self._spatial + 2)
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: create the affine parameters and running statistics from the input's channels."""
         self._check_input_dim(input)
         c = input.shape[-self._spatial - 1]
         for t in (self.weight, self.bias, self.running_mean, self.running_var):
@@ -136,6 +137,7 @@ class RMSNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Weight to ones."""
         if self.weight is not None:
             init.ones_(self.weight)
 
@@ -147,5 +149,6 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"normalized_shape": self.normalized_shape, "eps": self.eps,
                 "elementwise_affine": self.elementwise_affine}

@@ -83,6 +83,7 @@ class Identity(Module):
         return input
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {}
 
 
@@ -118,14 +119,22 @@ class Linear(Module):
 
     @property
     def in_features(self) -> int | None:
+        """The input size: the weight's second dimension, or None while the layer is lazy.
+
+        >>> from brickwork import nn
+        >>> nn.Linear(3, 2).in_features, nn.LazyLinear(2).in_features
+        (3, None)
+        """
         return None if self.weight.is_pending else self.weight.shape[1]
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: the weight ``(out_features, input.shape[-1])`` (and bias) from the first input."""
         self.weight.materialize((self.out_features, input.shape[-1]))
         if self.bias is not None:
             self.bias.materialize((self.out_features,))
 
     def reset_parameters(self) -> None:
+        """PyTorch's init: Kaiming-uniform weight (``a=sqrt(5)``), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         init_uniform_bias(self.bias, self.weight)
 
@@ -142,6 +151,7 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "bias": self.bias is not None}
 
@@ -179,6 +189,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features)), as PyTorch."""
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
@@ -192,5 +203,6 @@ class Bilinear(Module):
                 f"out_features={self.out_features}, bias={self.bias is not None}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"in1_features": self.in1_features, "in2_features": self.in2_features,
                 "out_features": self.out_features, "bias": self.bias is not None}

@@ -24,6 +24,7 @@ class _Loss(Module):
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"reduction": self.reduction}
 
 
@@ -53,6 +54,7 @@ class CrossEntropyLoss(_WeightedLoss):
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"ignore_index": self.ignore_index, "reduction": self.reduction,
                 "label_smoothing": self.label_smoothing}
 
@@ -70,6 +72,7 @@ class NLLLoss(_WeightedLoss):
                           reduction=self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"ignore_index": self.ignore_index, "reduction": self.reduction}
 
 
@@ -103,6 +106,7 @@ class SmoothL1Loss(_Loss):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"reduction": self.reduction, "beta": self.beta}
 
 
@@ -117,6 +121,7 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"reduction": self.reduction, "delta": self.delta}
 
 
@@ -154,4 +159,5 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"reduction": self.reduction, "log_target": self.log_target}

@@ -23,6 +23,7 @@ class _MarginLoss(_Loss):
         self.margin = margin
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"margin": self.margin, "reduction": self.reduction}
 
 
@@ -85,6 +86,7 @@ class MultiMarginLoss(_WeightedLoss):
                                    reduction=self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"p": self.p, "margin": self.margin, "reduction": self.reduction}
 
 
@@ -110,6 +112,7 @@ class TripletMarginLoss(_Loss):
                                      self.swap, reduction=self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"margin": self.margin, "p": self.p, "eps": self.eps, "swap": self.swap,
                 "reduction": self.reduction}
 
@@ -131,6 +134,10 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin, swap=self.swap, reduction=self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores).
+
+        Raises ``TypeError`` for a custom ``distance_function``: code cannot be stored in a model file.
+        """
         default = type(self.distance_function) is PairwiseDistance and \
             self.distance_function.get_config() == PairwiseDistance().get_config()
         if not default:
@@ -152,6 +159,7 @@ class PoissonNLLLoss(_Loss):
                                   reduction=self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"log_input": self.log_input, "full": self.full, "eps": self.eps,
                 "reduction": self.reduction}
 
@@ -167,4 +175,5 @@ class GaussianNLLLoss(_Loss):
         return L.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"full": self.full, "eps": self.eps, "reduction": self.reduction}

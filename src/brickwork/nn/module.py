@@ -36,6 +36,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
+        """Unregister the hook (a second call does nothing); leaving a ``with`` block also calls it."""
         self._hooks.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
@@ -236,6 +237,11 @@ class Module:
 
     # -- calling ------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module; every layer and model overrides it.
+
+        Call the module (``net(x)``) rather than ``forward`` itself: the call runs the forward hooks and,
+        on the first call of a lazy module, infers the pending parameters' shapes from the inputs.
+        """
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
@@ -330,10 +336,23 @@ class Module:
             yield from module.named_modules(memo, sub, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every module below it, shared ones once (see :meth:`named_modules`).
+
+        >>> from brickwork import nn
+        >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+        >>> [type(m).__name__ for m in net.modules()]
+        ['Sequential', 'Linear', 'ReLU']
+        """
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for the direct children, in registration order, shared ones once.
+
+        >>> from brickwork import nn
+        >>> [name for name, _ in nn.Sequential(nn.Linear(2, 3), nn.ReLU()).named_children()]
+        ['0', '1']
+        """
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -341,6 +360,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct child modules, in registration order (see :meth:`named_children`)."""
         for _, m in self.named_children():
             yield m
 
@@ -365,14 +385,29 @@ class Module:
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter (of the submodules too unless ``recurse=False``), tied ones once.
+
+        This is what optimisers take: ``bw.optim.SGD(net.parameters(), lr=0.1)``.
+
+        >>> from brickwork import nn
+        >>> [tuple(p.shape) for p in nn.Linear(2, 3).parameters()]
+        [(3, 2), (3,)]
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs, shared buffers once unless ``remove_duplicate=False``.
+
+        >>> from brickwork import nn
+        >>> [name for name, _ in nn.BatchNorm1d(3).named_buffers()]
+        ['running_mean', 'running_var', 'num_batches_tracked']
+        """
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer (of the submodules too unless ``recurse=False``); see :meth:`named_buffers`."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -406,6 +441,7 @@ class Module:
         return module._parameters[name]
 
     def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path (``'1.running_mean'``); raises ``AttributeError`` naming the module."""
         mod_path, _, name = target.rpartition(".")
         module = self.get_submodule(mod_path)
         if name not in module._buffers or module._buffers[name] is None:
@@ -533,6 +569,15 @@ class Module:
         return self
 
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and all below; returns self.
+
+        Layers such as dropout and batch normalisation behave differently in the two modes.
+
+        >>> from brickwork import nn
+        >>> net = nn.Sequential(nn.Dropout(0.5))
+        >>> net.train(False)[0].training
+        False
+        """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for module in self.modules():
@@ -540,9 +585,17 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """Evaluation mode: ``train(False)`` on this module and all below; returns self."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (e.g. ``False`` to freeze a part); returns self.
+
+        >>> from brickwork import nn
+        >>> lin = nn.Linear(2, 2).requires_grad_(False)
+        >>> lin.weight.requires_grad
+        False
+        """
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
@@ -574,9 +627,11 @@ class Module:
         return self
 
     def cpu(self) -> Module:
+        """Move every parameter and buffer to the CPU in place (see :meth:`to`); returns self."""
         return self.to(_backend.CPU)
 
     def cuda(self, device: Any = None) -> Module:
+        """Move every parameter and buffer to a GPU in place (default ``cuda:0``); returns self."""
         if device is None:
             return self.to(_backend.Device("cuda", 0))
         if isinstance(device, int):
@@ -584,15 +639,19 @@ class Module:
         return self.to(device)
 
     def float(self) -> Module:
+        """Cast floating parameters and buffers to float32 in place; returns self."""
         return self.to(dtypes.float32)
 
     def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 in place; returns self."""
         return self.to(dtypes.float64)
 
     def half(self) -> Module:
+        """Cast floating parameters and buffers to float16 in place; returns self."""
         return self.to(dtypes.float16)
 
     def type(self, dst_type: Any) -> Module:
+        """Cast floating parameters and buffers to ``dst_type`` (a floating dtype) in place; returns self."""
         return self.to(dtypes.as_dtype(dst_type))
 
     # -- printing -----------------------------------------------------------

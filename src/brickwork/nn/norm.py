@@ -62,12 +62,14 @@ class _BatchNorm(Module):
 
     @property
     def num_features(self) -> int | None:
+        """The number of channels ``C``, or None while the layer is lazy."""
         for t in (self.weight, self.running_mean):
             if t is not None and not t.is_pending:
                 return t.shape[0]
         return self._declared_features
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: create weight, bias and running statistics of size ``input.shape[1]``."""
         self._check_input_dim(input)
         c = input.shape[1]
         for t in (self.weight, self.bias, self.running_mean, self.running_var):
@@ -75,12 +77,14 @@ class _BatchNorm(Module):
                 t.materialize((c,))
 
     def reset_running_stats(self) -> None:
+        """Running mean to 0, running variance to 1, batch counter to 0 (with ``track_running_stats``)."""
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
             init.zeros_(self.num_batches_tracked)
 
     def reset_parameters(self) -> None:
+        """Reset the running statistics, the weight to ones and the bias to zeros."""
         self.reset_running_stats()
         if self.weight is not None:
             init.ones_(self.weight)
@@ -117,6 +121,7 @@ class _BatchNorm(Module):
                 f"track_running_stats={self.track_running_stats}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
                 "affine": self.affine, "track_running_stats": self.track_running_stats,
                 "bias": self.bias is not None or not self.affine}
@@ -203,16 +208,19 @@ class LayerNorm(Module):
 
     @property
     def normalized_shape(self) -> tuple | None:
+        """The trailing shape normalised over, or None while the layer is lazy."""
         if self.weight is not None and not self.weight.is_pending:
             return tuple(self.weight.shape)
         return self._declared_shape
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: normalise over the last dimension of the first input (weight and bias of that size)."""
         for t in (self.weight, self.bias):
             if t is not None:
                 t.materialize(tuple(input.shape[-1:]))
 
     def reset_parameters(self) -> None:
+        """Weight to ones, bias to zeros."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
@@ -232,6 +240,7 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"normalized_shape": self.normalized_shape, "eps": self.eps,
                 "elementwise_affine": self.elementwise_affine,
                 "bias": self.bias is not None or not self.elementwise_affine}
@@ -265,11 +274,13 @@ class GroupNorm(Module):
 
     @property
     def num_channels(self) -> int | None:
+        """The number of channels ``C``, or None while the layer is lazy."""
         if self.weight is not None and not self.weight.is_pending:
             return self.weight.shape[0]
         return self._declared_channels
 
     def infer_shape(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Lazy step: weight and bias of size ``input.shape[1]`` (a multiple of ``num_groups``)."""
         c = input.shape[1] if input.ndim >= 2 else 0
         if c % self.num_groups:
             raise RuntimeError(f"GroupNorm: the input has {c} channels, which is not divisible "
@@ -279,6 +290,7 @@ class GroupNorm(Module):
                 t.materialize((c,))
 
     def reset_parameters(self) -> None:
+        """Weight to ones, bias to zeros."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
@@ -296,5 +308,6 @@ class GroupNorm(Module):
                 f"affine={self.affine}, bias={self.bias is not None}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"num_groups": self.num_groups, "num_channels": self.num_channels,
                 "eps": self.eps, "affine": self.affine, "bias": self.bias is not None or not self.affine}

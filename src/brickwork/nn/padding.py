@@ -47,6 +47,7 @@ class _PadNd(Module):
         return f"{self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"padding": self.padding}
 
 
@@ -62,6 +63,7 @@ class _ConstantPadNd(_PadNd):
         return f"padding={self.padding}, value={self.value}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"padding": self.padding, "value": self.value}
 
 
@@ -95,6 +97,7 @@ class _ZeroPadNd(_ConstantPadNd):
         return f"{self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"padding": self.padding}
 
 

@@ -47,6 +47,7 @@ class UninitializedParameterError(RuntimeError):
         )
 
     def set_path(self, path: str) -> None:
+        """Name the parameter's dotted path (``'0.weight'``) in the message."""
         self.path = path
         self.args = (self._message(),)
 
@@ -130,6 +131,13 @@ class _Deferrable:
 
     @property
     def is_pending(self) -> bool:
+        """True while the shape is unknown (a lazy parameter before the first forward).
+
+        >>> from brickwork import nn
+        >>> lin = nn.LazyLinear(3)
+        >>> lin.weight.is_pending
+        True
+        """
         return type(self._data) is _PendingArray
 
     @property
@@ -187,6 +195,7 @@ class _Deferrable:
 
     @property
     def data(self) -> Tensor:
+        """The same storage without history (:attr:`Tensor.data`); a pending tensor has none: raises."""
         if type(self._data) is _PendingArray:
             raise UninitializedParameterError(self, "read through .data")
         return Tensor.data.fget(self)  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ class _MaxPoolNd(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "stride": self.stride,
                 "padding": self.padding, "dilation": self.dilation,
                 "return_indices": self.return_indices, "ceil_mode": self.ceil_mode}
@@ -76,6 +77,7 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "stride": self.stride,
                 "padding": self.padding, "ceil_mode": self.ceil_mode,
                 "count_include_pad": self.count_include_pad}
@@ -109,6 +111,7 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "stride": self.stride,
                 "padding": self.padding, "ceil_mode": self.ceil_mode,
                 "count_include_pad": self.count_include_pad,
@@ -129,6 +132,7 @@ class _AdaptivePool(Module):
         return f"output_size={self.output_size}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"output_size": self.output_size}
 
 
@@ -158,6 +162,7 @@ class _AdaptiveMaxPool(_AdaptivePool):
         return type(self)._fn(input, self.output_size, self.return_indices)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"output_size": self.output_size, "return_indices": self.return_indices}
 
 

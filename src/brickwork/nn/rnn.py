@@ -104,6 +104,7 @@ class RNNBase(Module):
         return [getattr(self, n) for n in self._flat_names]
 
     def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -226,6 +227,11 @@ class RNNBase(Module):
         return layer_input, h_n, c_n
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:
+        """Run the sequence ``input`` (or a ``PackedSequence``) through the layers.
+
+        ``hx`` is the initial hidden state ``(D·num_layers, N, H)`` (for an LSTM the pair ``(h_0, c_0)``),
+        zeros when None. Returns ``(output, h_n)``, or ``(output, (h_n, c_n))`` for an LSTM.
+        """
         from brickwork.nn.utils.rnn import PackedSequence  # noqa: PLC0415 (utils imports nn)
 
         if isinstance(input, PackedSequence):
@@ -271,6 +277,7 @@ class RNNBase(Module):
         return s
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"input_size": self.input_size, "hidden_size": self.hidden_size,
                 "num_layers": self.num_layers, "bias": self.bias, "batch_first": self.batch_first,
                 "dropout": self.dropout, "bidirectional": self.bidirectional}
@@ -300,6 +307,7 @@ class RNN(RNNBase):
                          device=device, dtype=dtype)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {**super().get_config(), "nonlinearity": self.nonlinearity}
 
 
@@ -319,6 +327,7 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device=device, dtype=dtype)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {**super().get_config(), "proj_size": self.proj_size}
 
 
@@ -357,6 +366,7 @@ class _CellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
@@ -389,6 +399,7 @@ class _CellBase(Module):
         return s
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias}
 
 
@@ -411,6 +422,7 @@ class RNNCell(_CellBase):
         return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {**super().get_config(), "nonlinearity": self.nonlinearity}
 
 

@@ -149,6 +149,12 @@ class MultiheadAttention(Module):
                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
                 attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Attend from ``query`` to ``key``/``value``; returns ``(attn_output, attn_weights)``.
+
+        ``key_padding_mask`` ``(N, S)`` marks keys to ignore (True, or a float mask added to the
+        scores); ``attn_mask`` ``(L, S)`` or ``(N·num_heads, L, S)`` likewise, bool True = blocked.
+        ``is_causal`` is only a hint and needs ``attn_mask``, as in PyTorch.
+        """
         if is_causal and attn_mask is None:
             raise RuntimeError("MultiheadAttention: is_causal=True needs attn_mask as well (it is "
                                "a hint that attn_mask is causal, as in PyTorch)")
@@ -258,6 +264,7 @@ class MultiheadAttention(Module):
         return mask
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"embed_dim": self.embed_dim, "num_heads": self.num_heads, "dropout": self.dropout,
                 "bias": self.in_proj_bias is not None, "add_bias_kv": self.bias_k is not None,
                 "add_zero_attn": self.add_zero_attn, "kdim": self.kdim, "vdim": self.vdim,
@@ -311,6 +318,7 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+        """Encode ``src``; the masks are those of :meth:`MultiheadAttention.forward`."""
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -331,6 +339,10 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(x)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores).
+
+        Raises ``TypeError`` for a custom ``activation`` callable: code cannot be stored in a model file.
+        """
         if "activation" not in self._config:
             raise TypeError("TransformerEncoderLayer: only activation='relu' or 'gelu' can be "
                             "saved in a model file (a custom callable is code, not data)")
@@ -360,6 +372,7 @@ class TransformerEncoder(Module):
 
     def forward(self, src: Tensor, mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool | None = None) -> Tensor:
+        """Run ``src`` through every layer with the same ``mask`` and padding mask, then ``norm``."""
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=bool(is_causal),
@@ -369,6 +382,7 @@ class TransformerEncoder(Module):
         return output
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"encoder_layer": None, "num_layers": self.num_layers,
                 "enable_nested_tensor": self.enable_nested_tensor, "mask_check": self.mask_check}
 

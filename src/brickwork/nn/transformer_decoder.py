@@ -84,6 +84,12 @@ class TransformerDecoderLayer(Module):
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
                 memory_is_causal: bool = False) -> Tensor:
+        """Decode ``tgt`` against the encoder output ``memory``.
+
+        The ``tgt_*`` masks apply to self-attention and the ``memory_*`` masks to the attention over
+        ``memory``, as in :meth:`MultiheadAttention.forward` (e.g. ``tgt_mask`` from
+        :meth:`Transformer.generate_square_subsequent_mask`).
+        """
         x = tgt
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
@@ -114,6 +120,10 @@ class TransformerDecoderLayer(Module):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores).
+
+        Raises ``TypeError`` for a custom ``activation`` callable: code cannot be stored in a model file.
+        """
         if "activation" not in self._config:
             raise TypeError("TransformerDecoderLayer: only activation='relu' or 'gelu' can be "
                             "saved in a model file (a custom callable is code, not data)")
@@ -143,6 +153,7 @@ class TransformerDecoder(Module):
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
+        """Run ``tgt`` through every layer against ``memory`` with the same masks, then ``norm``."""
         # is_causal is only a hint next to a mask (MultiheadAttention always applies the mask), so
         # PyTorch's detection of a causal tgt_mask would change nothing here
         causal = bool(tgt_is_causal)
@@ -157,6 +168,7 @@ class TransformerDecoder(Module):
         return output
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"decoder_layer": None, "num_layers": self.num_layers}
 
 
@@ -218,6 +230,7 @@ class Transformer(Module):
                 tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None, src_is_causal: bool | None = None,
                 tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Tensor:
+        """Encode ``src``, then decode ``tgt`` against it; masks as in the encoder and decoder layers."""
         batched = src.ndim == 3
         if batched and src.shape[0 if self.batch_first else 1] != \
                 tgt.shape[0 if self.batch_first else 1]:
@@ -247,6 +260,10 @@ class Transformer(Module):
         return mask.triu(1)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores).
+
+        Raises ``TypeError`` for custom modules or ``activation``: code cannot be stored in a model file.
+        """
         if self._custom:
             raise TypeError("Transformer: a model with custom_encoder/custom_decoder cannot be "
                             "rebuilt from a model file (the custom modules are code, not data)")

@@ -46,6 +46,7 @@ class Upsample(Module):
         return f"{what}, mode={self.mode!r}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"size": self.size, "scale_factor": self.scale_factor, "mode": self.mode,
                 "align_corners": self.align_corners,
                 "recompute_scale_factor": self.recompute_scale_factor}
@@ -58,6 +59,7 @@ class UpsamplingNearest2d(Upsample):
         super().__init__(size, scale_factor, mode="nearest")
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"size": self.size, "scale_factor": self.scale_factor}
 
 
@@ -68,6 +70,7 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"size": self.size, "scale_factor": self.scale_factor}
 
 
@@ -89,6 +92,7 @@ class PixelShuffle(Module):
         return f"upscale_factor={self.upscale_factor}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"upscale_factor": self.upscale_factor}
 
 
@@ -106,4 +110,5 @@ class PixelUnshuffle(Module):
         return f"downscale_factor={self.downscale_factor}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"downscale_factor": self.downscale_factor}

@@ -38,14 +38,25 @@ def _returns_self(fn: Any) -> Any:
 
 
 def _where_method(self: Tensor, condition: Tensor, y: Any) -> Tensor:
+    """``x.where(condition, y)``: elements of ``x`` where ``condition`` holds, else of ``y``.
+
+    The method form of :func:`brickwork.where` with ``x`` as ``input``.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([1.0, -2.0, 3.0])
+    >>> x.where(x > 0, 0.0)
+    tensor([1., 0., 3.])
+    """
     return ew.where(condition, self, y)
 
 
 def _view_as(self: Tensor, other: Tensor) -> Tensor:
+    """``x.view_as(other)``: ``x.view(other.shape)``, a view with ``other``'s shape."""
     return sh.view(self, *other._data.shape)
 
 
 def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """``x.reshape_as(other)``: ``x.reshape(other.shape)``."""
     return sh.reshape(self, *other._data.shape)
 
 

@@ -199,24 +199,41 @@ def _binary(cls: type[Function], a: Any, b: Any) -> Tensor:
 
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``input + alpha * other`` with broadcasting."""
+    """``input + alpha * other`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.add(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 1.0]), alpha=10)
+    tensor([11., 12.])
+    """
     if alpha != 1:
         other = other * alpha
     return _binary(Add, input, other)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``input - alpha * other`` with broadcasting."""
+    """``input - alpha * other`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.sub(bw.tensor([1.0]), 1, alpha=2)
+    tensor([-1.])
+    """
     if alpha != 1:
         other = other * alpha
     return _binary(Sub, input, other)
 
 
 def rsub(input: Any, other: Any) -> Tensor:
+    """``other - input`` (the reflected subtraction behind ``2 - x``)."""
     return _binary(Sub, other, input)
 
 
 def mul(input: Any, other: Any) -> Tensor:
+    """Elementwise product ``input * other`` with broadcasting; either may be a Python scalar.
+
+    >>> import brickwork as bw
+    >>> bw.mul(bw.tensor([1.0, 2.0, 3.0]), 2)
+    tensor([2., 4., 6.])
+    """
     return _binary(Mul, input, other)
 
 
@@ -257,20 +274,37 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
 
 
 def rdiv(input: Any, other: Any) -> Tensor:
+    """``other / input`` (the reflected division behind ``1 / x``)."""
     return div(other, input)
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
+    """Division rounded down (``//``), as Python's and ``torch.floor_divide``.
+
+    Integer division by zero raises on the CPU (NumPy would give 0 silently). The result is
+    differentiable with a zero gradient, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([7, -7]) // 2
+    tensor([ 3, -4])
+    """
     a, b = promote(input, other, "floor_divide")
     _check_integer_divisor(a, b, "floor_divide")
     return FloorDivide.apply(a, b)
 
 
 def rfloordiv(input: Any, other: Any) -> Tensor:
+    """``other // input`` (the reflected floor division behind ``7 // x``)."""
     return floor_divide(other, input)
 
 
 def remainder(input: Any, other: Any) -> Tensor:
+    """Python-style remainder (``%``): the result has the sign of ``other``; see also :func:`fmod`.
+
+    >>> import brickwork as bw
+    >>> bw.remainder(bw.tensor([-3, 3]), 2)
+    tensor([1, 1])
+    """
     a, b = promote(input, other, "remainder")
     _check_integer_divisor(a, b, "remainder")
     return Remainder.apply(a, b)
@@ -298,63 +332,108 @@ fmod_remainder = remainder
 
 
 def rmod(input: Any, other: Any) -> Tensor:
+    """``other % input`` (the reflected remainder behind ``7 % x``)."""
     return remainder(other, input)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
-    """``input ** exponent``; integer tensors to integer powers stay integer."""
+    """``input ** exponent``; integer tensors to integer powers stay integer.
+
+    >>> import brickwork as bw
+    >>> bw.pow(bw.tensor([2, 3]), 2), bw.tensor([4.0]) ** 0.5, 2 ** bw.tensor([1.0, 3.0])
+    (tensor([4, 9]), tensor([2.]), tensor([2., 8.]))
+    """
     return _binary(Pow, input, exponent)
 
 
 def rpow(input: Any, other: Any) -> Tensor:
+    """``other ** input`` (the reflected power behind ``2 ** x``)."""
     return pow(other, input)
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise maximum of two tensors, with broadcasting (NaN wins, as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> bw.maximum(bw.tensor([1.0, 5.0]), bw.tensor([3.0, 2.0]))
+    tensor([3., 5.])
+    """
     return _binary(Maximum, input, other)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise minimum of two tensors, with broadcasting (NaN wins, as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> bw.minimum(bw.tensor([1.0, 5.0]), bw.tensor([3.0, 2.0]))
+    tensor([1., 2.])
+    """
     return _binary(Minimum, input, other)
 
 
 def eq(input: Any, other: Any) -> Any:
+    """Elementwise ``input == other`` as a bool tensor (outside the graph).
+
+    Comparing with ``None`` gives ``False``, as ``x == None`` does in PyTorch.
+
+    >>> import brickwork as bw
+    >>> bw.eq(bw.tensor([1.0, 2.0, 3.0]), 2)
+    tensor([False,  True, False])
+    """
     if other is None:
         return False
     return _binary(Eq, input, other)
 
 
 def ne(input: Any, other: Any) -> Any:
+    """Elementwise ``input != other`` as a bool tensor; ``ne(x, None)`` is ``True``."""
     if other is None:
         return True
     return _binary(Ne, input, other)
 
 
 def lt(input: Any, other: Any) -> Tensor:
+    """Elementwise ``input < other`` as a bool tensor.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1, 2, 3]) < 2
+    tensor([ True, False, False])
+    """
     return _binary(Lt, input, other)
 
 
 def le(input: Any, other: Any) -> Tensor:
+    """Elementwise ``input <= other`` as a bool tensor."""
     return _binary(Le, input, other)
 
 
 def gt(input: Any, other: Any) -> Tensor:
+    """Elementwise ``input > other`` as a bool tensor."""
     return _binary(Gt, input, other)
 
 
 def ge(input: Any, other: Any) -> Tensor:
+    """Elementwise ``input >= other`` as a bool tensor."""
     return _binary(Ge, input, other)
 
 
 def logical_and(input: Any, other: Any) -> Tensor:
+    """Elementwise logical AND; nonzero counts as true, the result is bool.
+
+    >>> import brickwork as bw
+    >>> bw.logical_and(bw.tensor([True, False, True]), bw.tensor([1, 1, 0]))
+    tensor([ True, False, False])
+    """
     return _binary(LogicalAnd, input, other)
 
 
 def logical_or(input: Any, other: Any) -> Tensor:
+    """Elementwise logical OR; nonzero counts as true, the result is bool."""
     return _binary(LogicalOr, input, other)
 
 
 def logical_xor(input: Any, other: Any) -> Tensor:
+    """Elementwise logical XOR; nonzero counts as true, the result is bool."""
     return _binary(LogicalXor, input, other)
 
 
@@ -366,19 +445,32 @@ def _bitwise(cls: type[Function], a: Any, b: Any) -> Tensor:
 
 
 def bitwise_and(input: Any, other: Any) -> Tensor:
+    """Bitwise AND (``&``) of integer or bool tensors; floating tensors raise ``TypeError``.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([12, 5]) & 10
+    tensor([8, 0])
+    """
     return _bitwise(BitwiseAnd, input, other)
 
 
 def bitwise_or(input: Any, other: Any) -> Tensor:
+    """Bitwise OR (``|``) of integer or bool tensors; floating tensors raise ``TypeError``."""
     return _bitwise(BitwiseOr, input, other)
 
 
 def bitwise_xor(input: Any, other: Any) -> Tensor:
+    """Bitwise XOR (``^``) of integer or bool tensors; floating tensors raise ``TypeError``."""
     return _bitwise(BitwiseXor, input, other)
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
-    """True when both tensors have the same shape and elements (a host sync)."""
+    """True when both tensors have the same shape and elements (a host sync).
+
+    >>> import brickwork as bw
+    >>> bw.equal(bw.tensor([1, 2]), bw.tensor([1, 2])), bw.equal(bw.tensor([1, 2]), bw.tensor([1]))
+    (True, False)
+    """
     if input._data.shape != other._data.shape:
         return False
     return bool(eq(input, other).all())
@@ -386,6 +478,14 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
             equal_nan: bool = False) -> Tensor:
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` as a bool tensor.
+
+    ``equal_nan=True`` counts two NaNs as close.
+
+    >>> import brickwork as bw
+    >>> bw.isclose(bw.tensor([1.0, 1.1]), bw.tensor([1.0, 1.0]))
+    tensor([ True, False])
+    """
     a, b = promote(input, other, "isclose")
     return _wrap_nograd(a._device.xp.isclose(a._data, b._data, rtol=rtol, atol=atol,
                                              equal_nan=equal_nan), a)
@@ -393,6 +493,12 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
+    """``True`` when every element is close (see :func:`isclose`); a host sync on a GPU.
+
+    >>> import brickwork as bw
+    >>> bw.allclose(bw.tensor([1.0, 2.0]), bw.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
@@ -680,90 +786,184 @@ BitwiseNot = _nograd_unary("BitwiseNot", "invert", differentiable=False)
 
 
 def neg(input: Tensor) -> Tensor:
+    """Elementwise negation ``-input``."""
     return Neg.apply(input)
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001
+    """Elementwise absolute value (its gradient at 0 is 0, as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> bw.abs(bw.tensor([-1.5, 2.0]))
+    tensor([1.5000, 2.0000])
+    """
     return Abs.apply(input)
 
 
 def exp(input: Tensor) -> Tensor:
+    """Elementwise exponential ``e ** input``; integer inputs give float32.
+
+    >>> import brickwork as bw
+    >>> bw.exp(bw.tensor([0.0, 1.0]))
+    tensor([1.0000, 2.7183])
+    """
     return Exp.apply(as_float(input))
 
 
 def expm1(input: Tensor) -> Tensor:
+    """Elementwise ``exp(input) - 1``, accurate for small inputs; integer inputs give float32."""
     return Expm1.apply(as_float(input))
 
 
 def log(input: Tensor) -> Tensor:
+    """Elementwise natural logarithm; ``log(0)`` is ``-inf`` and negative inputs give NaN, silently.
+
+    >>> import brickwork as bw
+    >>> bw.log(bw.tensor([1.0, 0.0, -1.0]))
+    tensor([0., -inf, nan])
+    """
     return Log.apply(as_float(input))
 
 
 def log2(input: Tensor) -> Tensor:
+    """Elementwise base-2 logarithm; integer inputs give float32."""
     return Log2.apply(as_float(input))
 
 
 def log10(input: Tensor) -> Tensor:
+    """Elementwise base-10 logarithm; integer inputs give float32."""
     return Log10.apply(as_float(input))
 
 
 def log1p(input: Tensor) -> Tensor:
+    """Elementwise ``log(1 + input)``, accurate for small inputs; integer inputs give float32."""
     return Log1p.apply(as_float(input))
 
 
 def sqrt(input: Tensor) -> Tensor:
+    """Elementwise square root; integer inputs give float32.
+
+    >>> import brickwork as bw
+    >>> bw.sqrt(bw.tensor([4, 9]))
+    tensor([2., 3.])
+    """
     return Sqrt.apply(as_float(input))
 
 
 def rsqrt(input: Tensor) -> Tensor:
+    """Elementwise reciprocal square root ``1 / sqrt(input)``; integer inputs give float32."""
     return Rsqrt.apply(as_float(input))
 
 
 def square(input: Tensor) -> Tensor:
+    """Elementwise ``input * input``; integer tensors stay integer.
+
+    >>> import brickwork as bw
+    >>> bw.square(bw.tensor([2, -3]))
+    tensor([4, 9])
+    """
     return mul(input, input)
 
 
 def reciprocal(input: Tensor) -> Tensor:
+    """Elementwise ``1 / input``; integer inputs give float32.
+
+    >>> import brickwork as bw
+    >>> bw.reciprocal(bw.tensor([2, 4]))
+    tensor([0.5000, 0.2500])
+    """
     return div(1.0, input)
 
 
 def sin(input: Tensor) -> Tensor:
+    """Elementwise sine (radians); integer inputs give float32."""
     return Sin.apply(as_float(input))
 
 
 def cos(input: Tensor) -> Tensor:
+    """Elementwise cosine (radians); integer inputs give float32."""
     return Cos.apply(as_float(input))
 
 
 def tanh(input: Tensor) -> Tensor:
+    """Elementwise hyperbolic tangent; integer inputs give float32.
+
+    >>> import brickwork as bw
+    >>> bw.tanh(bw.tensor([0.0]))
+    tensor([0.])
+    """
     return Tanh.apply(as_float(input))
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """Elementwise logistic function ``1 / (1 + exp(-input))``, without overflow for large ``|input|``.
+
+    >>> import brickwork as bw
+    >>> bw.sigmoid(bw.tensor([0.0]))
+    tensor([0.5000])
+    """
     return Sigmoid.apply(as_float(input))
 
 
 def relu(input: Tensor) -> Tensor:
+    """Elementwise ``max(input, 0)``; the gradient at 0 is 0, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> bw.relu(bw.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
     return Relu.apply(input)
 
 
 def erf(input: Tensor) -> Tensor:
+    """Elementwise Gauss error function; integer inputs give float32.
+
+    >>> import brickwork as bw
+    >>> bw.erf(bw.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8427])
+    """
     return Erf.apply(as_float(input))
 
 
 def sign(input: Tensor) -> Tensor:
+    """Elementwise sign: -1, 0 or 1, in the input's dtype (gradient zero).
+
+    >>> import brickwork as bw
+    >>> bw.sign(bw.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
     return Sign.apply(input)
 
 
 def floor(input: Tensor) -> Tensor:
+    """Elementwise round down to an integer value, in the input's dtype (gradient zero).
+
+    >>> import brickwork as bw
+    >>> bw.floor(bw.tensor([-1.5, 1.5]))
+    tensor([-2.,  1.])
+    """
     return Floor.apply(input)
 
 
 def ceil(input: Tensor) -> Tensor:
+    """Elementwise round up to an integer value, in the input's dtype (gradient zero).
+
+    >>> import brickwork as bw
+    >>> bw.ceil(bw.tensor([-1.5, 1.5]))
+    tensor([-1.,  2.])
+    """
     return Ceil.apply(input)
 
 
 def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
+    """Elementwise round half to even (as PyTorch); ``decimals`` digits after the point.
+
+    >>> import brickwork as bw
+    >>> bw.round(bw.tensor([0.5, 1.5, 2.5]))
+    tensor([0., 2., 2.])
+    >>> bw.round(bw.tensor([2.567]), decimals=2)
+    tensor([2.5700])
+    """
     if decimals:
         scale = 10.0**decimals
         return Round.apply(input * scale) / scale
@@ -771,33 +971,54 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
 
 
 def trunc(input: Tensor) -> Tensor:
+    """Elementwise round toward zero, in the input's dtype (gradient zero).
+
+    >>> import brickwork as bw
+    >>> bw.trunc(bw.tensor([-1.5, 1.5]))
+    tensor([-1.,  1.])
+    """
     return Trunc.apply(input)
 
 
 def logical_not(input: Tensor) -> Tensor:
+    """Elementwise logical NOT; nonzero counts as true, the result is bool."""
     return LogicalNot.apply(input)
 
 
 def bitwise_not(input: Tensor) -> Tensor:
+    """Bitwise NOT (``~``) of an integer or bool tensor; floating tensors raise ``TypeError``."""
     if input._data.dtype.kind == "f":
         raise TypeError("bitwise_not (~): only integer and bool tensors are supported")
     return BitwiseNot.apply(input)
 
 
 def isnan(input: Tensor) -> Tensor:
+    """Bool tensor, true where ``input`` is NaN.
+
+    >>> import brickwork as bw
+    >>> bw.isnan(bw.tensor([1.0, float("nan")]))
+    tensor([False,  True])
+    """
     return Isnan.apply(input)
 
 
 def isinf(input: Tensor) -> Tensor:
+    """Bool tensor, true where ``input`` is positive or negative infinity."""
     return Isinf.apply(input)
 
 
 def isfinite(input: Tensor) -> Tensor:
+    """Bool tensor, true where ``input`` is neither NaN nor infinite."""
     return Isfinite.apply(input)
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Limit values to ``[min, max]``; bounds may be scalars or tensors."""
+    """Limit values to ``[min, max]``; bounds may be scalars or tensors.
+
+    >>> import brickwork as bw
+    >>> bw.clamp(bw.tensor([-2.0, 0.5, 3.0]), min=-1, max=1)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     x = input
@@ -818,15 +1039,31 @@ clip = clamp
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
+    """``clamp(input, min=min)``: values below ``min`` become ``min``.
+
+    >>> import brickwork as bw
+    >>> bw.clamp_min(bw.tensor([-1.0, 2.0]), 0)
+    tensor([0., 2.])
+    """
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
+    """``clamp(input, max=max)``: values above ``max`` become ``max``."""
     return clamp(input, max=max)
 
 
 def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
-    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    """Elements of ``input`` where ``condition`` holds, else of ``other``.
+
+    With only ``condition`` it returns ``nonzero(condition, as_tuple=True)``, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.where(x > 2, x, 0.0)
+    tensor([[0., 0.],
+            [3., 4.]])
+    """
     if input is None and other is None:
         from brickwork.ops.shape import nonzero
 
@@ -844,20 +1081,42 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
 
 
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
-    """``input + weight * (end - input)``."""
+    """``input + weight * (end - input)``.
+
+    >>> import brickwork as bw
+    >>> bw.lerp(bw.zeros(2), bw.ones(2), 0.25)
+    tensor([0.2500, 0.2500])
+    """
     return input + weight * (end - input)
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.addcmul(bw.zeros(2), bw.ones(2), bw.tensor([2.0, 3.0]), value=0.5)
+    tensor([1.0000, 1.5000])
+    """
     return input + value * tensor1 * tensor2
 
 
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` with broadcasting.
+
+    >>> import brickwork as bw
+    >>> bw.addcdiv(bw.ones(2), bw.ones(2), bw.tensor([2.0, 4.0]))
+    tensor([1.5000, 1.2500])
+    """
     return input + value * tensor1 / tensor2
 
 
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
-    """Replace elements where ``mask`` is true by ``value`` (a scalar or 0-dim tensor)."""
+    """Replace elements where ``mask`` is true by ``value`` (a scalar or 0-dim tensor).
+
+    >>> import brickwork as bw
+    >>> bw.masked_fill(bw.zeros(3), bw.tensor([True, False, True]), 1.0)
+    tensor([1., 0., 1.])
+    """
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise TypeError("masked_fill: mask must be a bool tensor")
     if isinstance(value, Tensor):
@@ -907,7 +1166,12 @@ def _is_int_like(x: Any) -> bool:
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
-    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes)."""
+    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes).
+
+    >>> import brickwork as bw
+    >>> bw.nan_to_num(bw.tensor([float("nan"), float("inf"), 1.0]), posinf=9.0)
+    tensor([0., 9., 1.])
+    """
     if input._data.dtype.kind != "f":
         return input.clone()
     big = float(np.finfo(input._data.dtype).max)

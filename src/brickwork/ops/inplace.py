@@ -64,24 +64,44 @@ def _arith_(self: Tensor, cls: type[Function], ufunc: str, other: Any) -> Tensor
 
 
 def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """In place ``self += alpha * other``; returns ``self``.
+
+    Outside the graph this writes into the tensor's memory and bumps its version counter; inside
+    the graph (a non-leaf, or ``other`` requires grad) the tensor's history is rewritten so that
+    backward stays correct. The result keeps ``self``'s dtype (float into int raises).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([1.0, 2.0])
+    >>> x.add_(1, alpha=2)
+    tensor([3., 4.])
+    """
     return _arith_(self, ew.Add, "add", other if alpha == 1 else other * alpha)
 
 
 def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """In place ``self -= alpha * other``; returns ``self`` (see :meth:`Tensor.add_`)."""
     return _arith_(self, ew.Sub, "subtract", other if alpha == 1 else other * alpha)
 
 
 def mul_(self: Tensor, other: Any) -> Tensor:
+    """In place ``self *= other``; returns ``self`` (see :meth:`Tensor.add_`).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1.0, 2.0]).mul_(2)
+    tensor([2., 4.])
+    """
     return _arith_(self, ew.Mul, "multiply", other)
 
 
 def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """In place ``self /= other`` (``rounding_mode`` as in :func:`brickwork.div`); returns ``self``."""
     if rounding_mode is not None:
         return copy_(self, ew.div(self, other, rounding_mode=rounding_mode))
     return _arith_(self, ew.Div, "true_divide", other)
 
 
 def pow_(self: Tensor, exponent: Any) -> Tensor:
+    """In place ``self **= exponent``; returns ``self`` (see :meth:`Tensor.add_`)."""
     return _arith_(self, ew.Pow, "power", exponent)
 
 
@@ -90,7 +110,8 @@ def _unary_(cls: type[Function]) -> Any:
         return self._inplace_from(cls)
 
     method.__name__ = f"{cls.__name__.lower()}_"
-    method.__doc__ = f"In-place {cls.__name__.lower()}."
+    method.__doc__ = (f"In place :func:`brickwork.{cls.__name__.lower()}` (``x.{cls.__name__.lower()}_()``); "
+                      "returns the tensor itself.")
     return method
 
 
@@ -110,6 +131,14 @@ sign_ = _unary_(ew.Sign)
 
 
 def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """In place :func:`brickwork.clamp` to ``[min, max]`` (scalars or tensors); returns ``self``.
+
+    ``clip_`` is an alias.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([-1.0, 0.5, 2.0]).clamp_(0, 1)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return copy_(self, ew.clamp(self, min, max))
     if min is None and max is None:
@@ -121,6 +150,12 @@ clip_ = clamp_
 
 
 def masked_fill_(self: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """In place: set the elements where the bool ``mask`` is true to ``value``; returns ``self``.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(3).masked_fill_(bw.tensor([True, False, True]), 7.0)
+    tensor([7., 0., 7.])
+    """
     if _mode.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
         return copy_(self, ew.masked_fill(self, mask, value))
     self._check_inplace(False, "masked_fill_")
@@ -134,14 +169,22 @@ def masked_fill_(self: Tensor, mask: Tensor, value: Any) -> Tensor:
 
 
 def lerp_(self: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """In place ``self += weight * (end - self)``; returns ``self``.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2).lerp_(bw.ones(2), 0.25)
+    tensor([0.2500, 0.2500])
+    """
     return copy_(self, ew.lerp(self, end, weight))
 
 
 def addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """In place ``self += value * tensor1 * tensor2``; returns ``self``."""
     return copy_(self, ew.addcmul(self, tensor1, tensor2, value=value))
 
 
 def addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """In place ``self += value * tensor1 / tensor2``; returns ``self`` (Adam-style updates)."""
     return copy_(self, ew.addcdiv(self, tensor1, tensor2, value=value))
 
 
@@ -188,11 +231,23 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
 
 
 def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place; returns ``self``.
+
+    >>> import brickwork as bw
+    >>> bw.ones(2).zero_()
+    tensor([0., 0.])
+    """
     return fill_(self, 0)
 
 
 @_on_own_device
 def fill_(self: Tensor, value: Any) -> Tensor:
+    """Fill with ``value`` (a number or a one-element tensor) in place; returns ``self``.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2).fill_(3)
+    tensor([3., 3.])
+    """
     if isinstance(value, Tensor):
         if value._data.size != 1:
             raise RuntimeError("fill_: only a one-element tensor can be used as the fill value")
@@ -251,6 +306,13 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
 
 @_on_own_device
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fill with 1 (probability ``p``) or 0 in place, from ``generator`` or the device's stream.
+
+    >>> import brickwork as bw
+    >>> x = bw.empty(100).bernoulli_(0.5)
+    >>> set(x.tolist()) <= {0.0, 1.0}
+    True
+    """
     rng = rng_for(self._device, generator)
     draw = rng.random(self._data.shape, dtype=np.float64) < p
     return _random_fill(self, draw, "bernoulli_")
@@ -259,6 +321,16 @@ def bernoulli_(self: Tensor, p: float = 0.5, *, generator: Generator | None = No
 @_on_own_device
 def random_(self: Tensor, low: int = 0, high: Any = None, *,
             generator: Generator | None = None) -> Tensor:
+    """Fill in place with integers drawn uniformly from ``[low, high)``; returns ``self``.
+
+    ``random_(n)`` draws from ``[0, n)``, ``random_()`` from ``[0, 2**24)`` (PyTorch: up to the
+    dtype's exactly representable integers).
+
+    >>> import brickwork as bw
+    >>> x = bw.empty(100).random_(3)
+    >>> set(x.tolist()) <= {0.0, 1.0, 2.0}
+    True
+    """
     if high is None:
         low, high = 0, low if low else 2**24
     rng = rng_for(self._device, generator)

@@ -56,7 +56,14 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """Matrix product with NumPy/PyTorch semantics for 1-D and batched inputs."""
+    """Matrix product with NumPy/PyTorch semantics for 1-D and batched inputs.
+
+    >>> import brickwork as bw
+    >>> bw.matmul(bw.ones(2, 3), bw.ones(3))
+    tensor([3., 3.])
+    >>> (bw.ones(5, 2, 3) @ bw.ones(3, 4)).shape  # the batch dimension broadcasts
+    brickwork.Size([5, 2, 4])
+    """
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError("matmul: both arguments must be tensors")
     _check_matmul(input, other, "matmul")
@@ -77,10 +84,19 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 def rmatmul(input: Tensor, other: Tensor) -> Tensor:
+    """``other @ input`` (the reflected product behind ``a @ x`` when ``a`` is not a tensor)."""
     return matmul(other, input)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices (2-d tensors only; see :func:`matmul` for batches and vectors).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.mm(x, x)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    """
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError(
             f"mm: expects 2-D tensors, got shapes {tuple(input._data.shape)} and {tuple(mat2._data.shape)}"
@@ -89,6 +105,12 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` tensors (no broadcasting of the batch).
+
+    >>> import brickwork as bw
+    >>> bw.bmm(bw.ones(2, 1, 3), bw.ones(2, 3, 4)).shape
+    brickwork.Size([2, 1, 4])
+    """
     sa, sb = input._data.shape, mat2._data.shape
     if len(sa) != 3 or len(sb) != 3:
         raise RuntimeError(f"bmm: expects 3-D tensors, got shapes {tuple(sa)} and {tuple(sb)}")
@@ -98,6 +120,15 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
+    """Inner product of two 1-d tensors of the same length, as a 0-d tensor.
+
+    ``inner`` is the same op in brickwork and takes 1-d tensors only (PyTorch's ``inner`` also
+    takes N-d tensors).
+
+    >>> import brickwork as bw
+    >>> bw.dot(bw.tensor([1.0, 2.0]), bw.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(
             f"dot: expects 1-D tensors, got shapes {tuple(input._data.shape)} and {tuple(other._data.shape)}"
@@ -113,6 +144,13 @@ inner = dot
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two 1-d tensors: ``out[i, j] = input[i] * vec2[j]`` (``ger`` is an alias).
+
+    >>> import brickwork as bw
+    >>> bw.outer(bw.tensor([1, 2]), bw.tensor([3, 4, 5]))
+    tensor([[ 3,  4,  5],
+            [ 6,  8, 10]])
+    """
     if input._data.ndim != 1 or vec2._data.ndim != 1:
         raise RuntimeError("outer: expects 1-D tensors")
     return matmul(input.unsqueeze(1), vec2.unsqueeze(0))
@@ -122,6 +160,12 @@ ger = outer
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Product of a matrix and a vector.
+
+    >>> import brickwork as bw
+    >>> bw.mv(bw.tensor([[1.0, 2.0], [3.0, 4.0]]), bw.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
     return matmul(input, vec)
 
 
@@ -162,7 +206,18 @@ def _restore(xp: Any, gi: Any, kept: str, target: str, shape: tuple[int, ...]) -
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation; the equation must name its output (``'ij,jk->ik'``)."""
+    """Einstein summation; the equation must name its output (``'ij,jk->ik'``).
+
+    Ellipses (``'...'``) are not supported.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.einsum("ij,jk->ik", x, x)
+    tensor([[ 7., 10.],
+            [15., 22.]])
+    >>> bw.einsum("ii->", x)
+    tensor(5.)
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")

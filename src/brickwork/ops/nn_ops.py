@@ -81,7 +81,13 @@ class Linear(Function):
 
 @numpy_names
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """Softmax over ``dim``, computed stably (shifted by the maximum)."""
+    """Softmax over ``dim``, computed stably (shifted by the maximum).
+
+    >>> import brickwork as bw
+    >>> bw.softmax(bw.tensor([[0.0, 0.0], [0.0, 1000.0]]), dim=1)
+    tensor([[0.5000, 0.5000],
+            [0.0000, 1.0000]])
+    """
     x = as_float(input if dtype is None else input.to(dtype))
     axis = norm_dim(_implicit_dim(dim, x), max(x._data.ndim, 1), "softmax")
     if x._data.ndim == 0:
@@ -91,7 +97,12 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 @numpy_names
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """``log(softmax(x))`` computed stably in one step."""
+    """``log(softmax(x))`` computed stably in one step.
+
+    >>> import brickwork as bw
+    >>> bw.log_softmax(bw.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     x = as_float(input if dtype is None else input.to(dtype))
     axis = norm_dim(_implicit_dim(dim, x), max(x._data.ndim, 1), "log_softmax")
     if x._data.ndim == 0:

@@ -200,7 +200,18 @@ class Norm2(Function):
 
 @numpy_names
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all dims when None); bools and ints sum to int64."""
+    """Sum over ``dim`` (all dims when None); bools and ints sum to int64.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.sum(), x.sum(0)
+    (tensor(10.), tensor([4., 6.]))
+    >>> x.sum(1, keepdim=True)
+    tensor([[3.],
+            [7.]])
+    >>> bw.tensor([True, True, False]).sum()
+    tensor(2)
+    """
     axes = norm_dims(dim, input._data.ndim, "sum")
     np_dtype = None
     if dtype is not None:
@@ -214,7 +225,13 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
 
 @numpy_names
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
+    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.mean(), x.mean(dim=0)
+    (tensor(2.5000), tensor([2., 3.]))
+    """
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind not in "fc":
@@ -237,7 +254,13 @@ def _correction(unbiased: Any, correction: Any) -> float:
 @numpy_names
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics."""
+    """Variance with PyTorch's ``correction`` (default 1, Bessel) / ``unbiased`` semantics.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.var(), x.var(0, correction=0)
+    (tensor(1.6667), tensor([1., 1.]))
+    """
     if isinstance(dim, bool):  # var(x, False): the old positional 'unbiased'
         dim, unbiased = None, dim
     x = as_float(input)
@@ -285,6 +308,12 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 @numpy_names
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over ``dim`` in one call; the arguments are those of :func:`var`.
+
+    >>> import brickwork as bw
+    >>> bw.var_mean(bw.tensor([[1.0, 2.0], [3.0, 4.0]]), 0)
+    (tensor([2., 2.]), tensor([2., 3.]))
+    """
     return (var(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
@@ -292,12 +321,19 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool
 @numpy_names
 def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over ``dim`` in one call; the arguments are those of :func:`var`."""
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(as_float(input), dim, keepdim))
 
 
 @numpy_names
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Product of the elements over one ``dim`` (all when None); bool and uint8 inputs give int64.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
+    tensor([ 2., 12.])
+    """
     if dtype is not None:
         input = input.to(dtype)
     axis = None if dim is None else norm_dim(dim, input._data.ndim, "prod")
@@ -329,24 +365,47 @@ def _max_min(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
 
 @numpy_names
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
+    """``max()`` -> value; ``max(dim)`` -> (values, indices); ``max(a, b)`` -> elementwise.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 4.0], [3.0, 2.0]])
+    >>> x.max()
+    tensor(4.)
+    >>> x.max(dim=1)
+    values_indices(values=tensor([4., 3.]), indices=tensor([1, 0]))
+    """
     return _max_min(input, dim, keepdim, True)
 
 
 @numpy_names
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise."""
+    """``min()`` -> value; ``min(dim)`` -> (values, indices); ``min(a, b)`` -> elementwise.
+
+    >>> import brickwork as bw
+    >>> values, indices = bw.tensor([[1.0, 4.0], [3.0, 2.0]]).min(0)
+    >>> values, indices
+    (tensor([1., 2.]), tensor([0, 1]))
+    """
     return _max_min(input, dim, keepdim, False)
 
 
 @numpy_names
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (an int, a tuple, or all dims when omitted), values only.
+
+    Unlike :func:`max` with a ``dim`` it returns no indices and accepts several dims.
+
+    >>> import brickwork as bw
+    >>> bw.amax(bw.tensor([[1.0, 2.0], [3.0, 4.0]]), 0)
+    tensor([3., 4.])
+    """
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amax")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=True)
 
 
 @numpy_names
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (an int, a tuple, or all dims when omitted), values only; see :func:`amax`."""
     axes = None if dim in ((), None) else norm_dims(dim, input._data.ndim, "amin")
     return MaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=False)
 
@@ -372,11 +431,21 @@ def _arg(input: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Tensor:
 
 @numpy_names
 def argmax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (of the flattened tensor when ``dim`` is None), as int64.
+
+    The first index wins among ties.
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> bw.argmax(x), bw.argmax(x, 1)
+    (tensor(3), tensor([1, 1]))
+    """
     return _arg(input, dim, keepdim, True)
 
 
 @numpy_names
 def argmin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element (of the flattened tensor when ``dim`` is None), as int64."""
     return _arg(input, dim, keepdim, False)
 
 
@@ -389,22 +458,47 @@ def _logical_reduce(input: Tensor, dim: Any, keepdim: bool, name: str) -> Tensor
 
 @numpy_names
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element is nonzero, over ``dim`` (all dims when None), as a bool tensor.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1, 0]).all(), bw.tensor([1, 2]).all()
+    (tensor(False), tensor(True))
+    """
     return _logical_reduce(input, dim, keepdim, "all")
 
 
 @numpy_names
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element is nonzero, over ``dim`` (all dims when None), as a bool tensor.
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[True, False], [False, False]]).any(1)
+    tensor([ True, False])
+    """
     return _logical_reduce(input, dim, keepdim, "any")
 
 
 @numpy_names
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """Number of nonzero elements over ``dim`` (all when None), as int64.
+
+    >>> import brickwork as bw
+    >>> bw.count_nonzero(bw.tensor([[0, 1], [2, 3]]), 0)
+    tensor([1, 2])
+    """
     return sum(input != 0, dim=dim)
 
 
 @numpy_names
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    """``log(sum(exp(x)))`` over ``dim``, computed stably.
+
+    >>> import brickwork as bw
+    >>> bw.logsumexp(bw.tensor([0.0, 0.0]), 0)
+    tensor(0.6931)
+    >>> bw.logsumexp(bw.tensor([1000.0, 1000.0]), 0)  # no overflow
+    tensor(1000.6932)
+    """
     x = as_float(input)
     axes = norm_dims(dim, x._data.ndim, "logsumexp")
     return LogSumExp.apply(x, axes=axes, keepdim=keepdim)
@@ -412,6 +506,12 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 @numpy_names
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative sum along ``dim``; ``dtype`` casts the input first.
+
+    >>> import brickwork as bw
+    >>> bw.cumsum(bw.tensor([1, 2, 3]), 0)
+    tensor([1, 3, 6])
+    """
     if dtype is not None:
         input = input.to(dtype)
     axis = norm_dim(dim, input._data.ndim, "cumsum")
@@ -423,7 +523,12 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 @numpy_names
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          dtype: Any = None) -> Tensor:
-    """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``."""
+    """Vector p-norm (``p`` = 2/'fro', 1, inf, -inf, 0 or any float) over ``dim``.
+
+    >>> import brickwork as bw
+    >>> bw.norm(bw.tensor([3.0, -4.0])), bw.norm(bw.tensor([3.0, -4.0]), p=1)
+    (tensor(5.), tensor(7.))
+    """
     from brickwork.ops import elementwise as ew
 
     x = as_float(input if dtype is None else input.to(dtype))

@@ -302,7 +302,13 @@ class ConstantPad(Function):
 
 def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """A tensor with the same data and a new shape (one size may be -1): ``reshape(2, 3)``,
-    ``reshape((2, 3))`` or ``reshape(shape=(2, 3))``."""
+    ``reshape((2, 3))`` or ``reshape(shape=(2, 3))``.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, -1)
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     if shape is not None:
         sizes = (shape,)
     shape = _infer_shape(shape_args(sizes, "reshape"), input._data.size, input._data.shape, "reshape")
@@ -322,7 +328,17 @@ def _alias(t: Tensor) -> Tensor:
 
 
 def view(input: Tensor, *shape: Any) -> Tensor:
-    """Like reshape, but the data must be viewable without a copy."""
+    """Like reshape, but the data must be viewable without a copy.
+
+    >>> import brickwork as bw
+    >>> x = bw.zeros(2, 3)
+    >>> x.view(3, 2).shape
+    brickwork.Size([3, 2])
+    >>> x.t().view(6)
+    Traceback (most recent call last):
+        ...
+    RuntimeError: view: size (6,) is not compatible with the input's size and stride ...
+    """
     if len(shape) == 1 and (isinstance(shape[0], dtypes.DType) or shape[0] in (np.float32,)):
         raise NotImplementedError("view(dtype) is not supported")
     shape = _infer_shape(shape_args(shape, "view"), input._data.size, input._data.shape, "view")
@@ -365,6 +381,14 @@ def _infer_shape(shape: tuple[int, ...], size: int, old: tuple[int, ...], op: st
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one (a view when possible).
+
+    A 0-d tensor gives shape ``(1,)``.
+
+    >>> import brickwork as bw
+    >>> bw.flatten(bw.zeros(2, 3, 4), 1).shape
+    brickwork.Size([2, 12])
+    """
     shape = input._data.shape
     if not shape:
         return reshape(input, 1)
@@ -380,6 +404,12 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 @numpy_names
 def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one of them may be -1); the inverse of :func:`flatten`.
+
+    >>> import brickwork as bw
+    >>> bw.unflatten(bw.zeros(2, 12), 1, (3, -1)).shape
+    brickwork.Size([2, 3, 4])
+    """
     shape = input._data.shape
     d = norm_dim(dim, len(shape), "unflatten")
     sizes = _infer_shape(tuple(sizes), shape[d], (shape[d],), "unflatten")
@@ -388,6 +418,16 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 
 @numpy_names
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    """Remove dimensions of size 1: all of them, or only ``dim`` (an int or a tuple of ints).
+
+    A named dimension whose size is not 1 is kept, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(1, 2, 1).squeeze().shape
+    brickwork.Size([2])
+    >>> bw.zeros(1, 2, 1).squeeze(0).shape
+    brickwork.Size([2, 1])
+    """
     shape = input._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
@@ -400,13 +440,24 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
 
 @numpy_names
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at position ``dim`` (negative counts from the end).
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3).unsqueeze(1).shape
+    brickwork.Size([2, 1, 3])
+    """
     shape = input._data.shape
     d = norm_dim(dim, len(shape) + 1, "unsqueeze")
     return reshape(input, shape[:d] + (1,) + shape[d:])
 
 
 def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
-    """The dimensions in a new order: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``dims=``."""
+    """The dimensions in a new order: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``dims=``.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3, 4).permute(2, 0, 1).shape
+    brickwork.Size([4, 2, 3])
+    """
     dims = shape_args(order if dims is None else (dims,), "permute")
     nd = input._data.ndim
     if len(dims) != nd:
@@ -420,6 +471,14 @@ def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap dimensions ``dim0`` and ``dim1`` (a view). ``swapaxes`` and ``swapdims`` are aliases.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, 3).transpose(0, 1)
+    tensor([[0, 3],
+            [1, 4],
+            [2, 5]])
+    """
     nd = input._data.ndim
     if nd == 0:
         return _alias(input)
@@ -433,6 +492,13 @@ swapaxes = swapdims = transpose
 
 
 def t(input: Tensor) -> Tensor:
+    """Transpose a tensor of at most 2 dimensions (0-d and 1-d tensors come back as they are).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1, 2]]).t()
+    tensor([[1],
+            [2]])
+    """
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {input._data.ndim}")
     return transpose(input, 0, -1) if input._data.ndim == 2 else _alias(input)
@@ -445,7 +511,12 @@ def ravel(input: Tensor) -> Tensor:
 
 @numpy_names
 def select(input: Tensor, dim: int, index: int) -> Tensor:
-    """The slice at ``index`` along ``dim`` (that dimension removed): ``x.select(1, 2)`` is ``x[:, 2]``."""
+    """The slice at ``index`` along ``dim`` (that dimension removed): ``x.select(1, 2)`` is ``x[:, 2]``.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, 3).select(1, 2)
+    tensor([2, 5])
+    """
     axis = norm_dim(dim, input._data.ndim, "select")
     n = input._data.shape[axis]
     if not -n <= index < n:
@@ -454,6 +525,14 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dimension(s) ``source`` to position(s) ``destination``, keeping the others in order.
+
+    ``moveaxis`` is an alias.
+
+    >>> import brickwork as bw
+    >>> bw.movedim(bw.zeros(2, 3, 4), 0, -1).shape
+    brickwork.Size([3, 4, 2])
+    """
     nd = input._data.ndim
     src = [norm_dim(s, nd, "movedim") for s in ((source,) if isinstance(source, int) else source)]
     dst = [norm_dim(d, nd, "movedim") for d in
@@ -468,7 +547,13 @@ moveaxis = movedim
 
 
 def expand(input: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast to ``sizes`` without copying (-1 keeps a size)."""
+    """Broadcast to ``sizes`` without copying (-1 keeps a size).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([[1], [2]]).expand(2, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]])
+    """
     sizes = shape_args(sizes, "expand")
     shape = input._data.shape
     if len(sizes) < len(shape):
@@ -493,14 +578,29 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
 
 
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``expand(input, *other.shape)``: broadcast to ``other``'s shape without copying."""
     return expand(input, *other._data.shape)
 
 
 def broadcast_to(input: Tensor, shape: Any) -> Tensor:
+    """Broadcast to ``shape`` without copying (as :func:`expand`, with the shape as one tuple).
+
+    >>> import brickwork as bw
+    >>> bw.broadcast_to(bw.tensor([1, 2]), (2, 2))
+    tensor([[1, 2],
+            [1, 2]])
+    """
     return expand(input, *shape)
 
 
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors expanded to their common broadcast shape (views, no copies).
+
+    >>> import brickwork as bw
+    >>> a, b = bw.broadcast_tensors(bw.zeros(3, 1), bw.zeros(1, 4))
+    >>> a.shape, b.shape
+    (brickwork.Size([3, 4]), brickwork.Size([3, 4]))
+    """
     shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
     return tuple(expand(t, *shape) for t in tensors)
 
@@ -629,7 +729,14 @@ def _strip_leading_ones(value: Tensor) -> Tensor:
 
 @numpy_names
 def cat(tensors: Any, dim: int = 0) -> Tensor:
-    """Concatenate along ``dim`` (dtypes promote as in PyTorch)."""
+    """Concatenate along ``dim`` (dtypes promote as in PyTorch).
+
+    >>> import brickwork as bw
+    >>> bw.cat([bw.zeros(1, 2), bw.ones(2, 2)]).shape
+    brickwork.Size([3, 2])
+    >>> bw.cat([bw.tensor([1]), bw.tensor([2.5])])
+    tensor([1.0000, 2.5000])
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
@@ -665,6 +772,13 @@ concat = concatenate = cat
 
 @numpy_names
 def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension ``dim``.
+
+    >>> import brickwork as bw
+    >>> bw.stack([bw.tensor([1, 2]), bw.tensor([3, 4])], dim=1)
+    tensor([[1, 3],
+            [2, 4]])
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack: expected a non-empty list of tensors")
@@ -680,16 +794,36 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
 
 
 def hstack(tensors: Any) -> Tensor:
+    """Concatenate along dimension 1, or along 0 for 1-d tensors (NumPy's and PyTorch's rule).
+
+    >>> import brickwork as bw
+    >>> bw.hstack([bw.tensor([1, 2]), bw.tensor([3])])
+    tensor([1, 2, 3])
+    """
     tensors = list(tensors)
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
 def vstack(tensors: Any) -> Tensor:
+    """Concatenate along dimension 0, 1-d tensors taken as rows.
+
+    >>> import brickwork as bw
+    >>> bw.vstack([bw.tensor([1, 2]), bw.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     return cat([t if t._data.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
 
 
 def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes.
+
+    >>> import brickwork as bw
+    >>> bw.split(bw.arange(5), 2)
+    (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    >>> bw.split(bw.arange(5), [1, 4])
+    (tensor([0]), tensor([1, 2, 3, 4]))
+    """
     axis = norm_dim(dim, input._data.ndim, "split")
     n = input._data.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -718,6 +852,12 @@ builtins_sum = sum
 
 @numpy_names
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split into ``chunks`` pieces of ``ceil(n / chunks)`` along ``dim`` (possibly fewer pieces).
+
+    >>> import brickwork as bw
+    >>> [c.tolist() for c in bw.arange(5).chunk(3)]
+    [[0, 1], [2, 3], [4]]
+    """
     axis = norm_dim(dim, input._data.ndim, "chunk")
     n = input._data.shape[axis]
     if chunks <= 0:
@@ -728,6 +868,14 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 @numpy_names
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split into exactly ``sections`` pieces along ``dim``, sizes differing by at most one.
+
+    Only an int ``sections`` is supported (PyTorch also takes a list of indices).
+
+    >>> import brickwork as bw
+    >>> [c.tolist() for c in bw.tensor_split(bw.arange(7), 3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    """
     axis = norm_dim(dim, input._data.ndim, "tensor_split")
     n = input._data.shape[axis]
     base, extra = divmod(n, sections)
@@ -737,6 +885,12 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple[Tensor, ..
 
 @numpy_names
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim`` as a tuple, that dimension removed.
+
+    >>> import brickwork as bw
+    >>> bw.unbind(bw.arange(6).reshape(2, 3))
+    (tensor([0, 1, 2]), tensor([3, 4, 5]))
+    """
     axis = norm_dim(dim, input._data.ndim, "unbind")
     index = [slice(None)] * input._data.ndim
     out = []
@@ -748,6 +902,13 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 @numpy_names
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The slice ``start:start + length`` of dimension ``dim`` (a view; ``start`` may be negative).
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, 3).narrow(1, 1, 2)
+    tensor([[1, 2],
+            [4, 5]])
+    """
     axis = norm_dim(dim, input._data.ndim, "narrow")
     n = input._data.shape[axis]
     if start < 0:
@@ -760,6 +921,13 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def flip(input: Tensor, dims: Any) -> Tensor:
+    """Reverse the order of elements along ``dims`` (an int or a tuple); a copy, as in PyTorch.
+
+    >>> import brickwork as bw
+    >>> bw.flip(bw.arange(6).reshape(2, 3), (0, 1))
+    tensor([[5, 4, 3],
+            [2, 1, 0]])
+    """
     nd = input._data.ndim
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = tuple(norm_dim(d, nd, "flip") for d in dims)
@@ -769,14 +937,25 @@ def flip(input: Tensor, dims: Any) -> Tensor:
 
 
 def fliplr(input: Tensor) -> Tensor:
+    """Reverse the columns (dimension 1); see :func:`flip`."""
     return flip(input, (1,))
 
 
 def flipud(input: Tensor) -> Tensor:
+    """Reverse the rows (dimension 0); see :func:`flip`."""
     return flip(input, (0,))
 
 
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift elements cyclically by ``shifts`` along ``dims`` (the flattened tensor without ``dims``).
+
+    >>> import brickwork as bw
+    >>> bw.roll(bw.arange(5), 2)
+    tensor([3, 4, 0, 1, 2])
+    >>> bw.roll(bw.arange(6).reshape(2, 3), 1, 1)
+    tensor([[2, 0, 1],
+            [5, 3, 4]])
+    """
     if dims is None:
         flat = Roll.apply(flatten(input), shifts=shifts, axes=None)
         return reshape(flat, input._data.shape)
@@ -788,7 +967,15 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
 
 
 def repeat(input: Tensor, *sizes: Any) -> Tensor:
-    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``)."""
+    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``).
+
+    Unlike :func:`tile`, ``sizes`` must cover every dimension (new leading ones may be added).
+
+    >>> import brickwork as bw
+    >>> bw.tensor([1, 2]).repeat(2, 2)
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]])
+    """
     reps = shape_args(sizes, "repeat")
     if len(reps) < input._data.ndim:
         raise RuntimeError(
@@ -799,6 +986,14 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
 
 
 def tile(input: Tensor, *dims: Any) -> Tensor:
+    """Repeat the tensor along each dimension; fewer ``dims`` than dimensions count from the right.
+
+    Unlike :meth:`Tensor.repeat`, ``dims`` may be shorter than the number of dimensions.
+
+    >>> import brickwork as bw
+    >>> bw.tile(bw.tensor([[1, 2]]), (2,))
+    tensor([[1, 2, 1, 2]])
+    """
     reps = shape_args(dims, "tile")
     reps = (1,) * (input._data.ndim - len(reps)) + reps
     return Repeat.apply(input, reps=reps)
@@ -806,6 +1001,14 @@ def tile(input: Tensor, *dims: Any) -> Tensor:
 
 @numpy_names
 def repeat_interleave(input: Tensor, repeats: int, dim: Any = None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (the flattened tensor when ``dim`` is None).
+
+    ``repeats`` is an int here (PyTorch also takes a tensor of per-element counts).
+
+    >>> import brickwork as bw
+    >>> bw.repeat_interleave(bw.tensor([1, 2]), 2)
+    tensor([1, 1, 2, 2])
+    """
     if dim is None:
         input, dim = flatten(input), 0
     axis = norm_dim(dim, input._data.ndim, "repeat_interleave")
@@ -838,7 +1041,13 @@ def _check_range_on_gpu(idx: Any, like: Tensor, axis: int, op: str) -> None:
 
 @numpy_names
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on."""
+    """``out[i][j] = input[index[i][j]][j]`` for dim 0, and so on.
+
+    >>> import brickwork as bw
+    >>> bw.gather(bw.tensor([[1, 2], [3, 4]]), 1, bw.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
     axis = norm_dim(dim, input._data.ndim, "gather")
     idx = _index_array(index, input, "gather")
     if input._data.ndim == 0 and idx.ndim == 0:  # a 0-d tensor gathers like a 1-element vector
@@ -895,6 +1104,16 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 
 @numpy_names
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeated indices accumulate).
+
+    For dim 1: ``out[i][index[i][j]] += src[i][j]``. ``Tensor.scatter_add`` is the same
+    out-of-place op.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3).scatter_add(1, bw.tensor([[0, 0, 2], [1, 1, 1]]), bw.ones(2, 3))
+    tensor([[2., 0., 1.],
+            [0., 3., 0.]])
+    """
     axis = norm_dim(dim, input._data.ndim, "scatter_add")
     idx = _index_array(index, input, "scatter_add")
     _check_range_on_gpu(idx, input, axis, "scatter_add")
@@ -903,6 +1122,16 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 @numpy_names
 def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any = None) -> Tensor:
+    """A copy of ``input`` with ``src`` (a tensor) or ``value`` (a scalar) written at ``index`` along ``dim``.
+
+    For dim 1: ``out[i][index[i][j]] = src[i][j]``; ``src`` may also be a scalar. See
+    :meth:`Tensor.scatter_` for the in-place form.
+
+    >>> import brickwork as bw
+    >>> bw.zeros(2, 3).scatter(1, bw.tensor([[2], [0]]), 5.0)
+    tensor([[0., 0., 5.],
+            [5., 0., 0.]])
+    """
     axis = norm_dim(dim, input._data.ndim, "scatter")
     idx = _index_array(index, input, "scatter")
     _check_range_on_gpu(idx, input, axis, "scatter")
@@ -913,6 +1142,14 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, value: Any 
 
 @numpy_names
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries at ``index`` (a 0-d or 1-d integer tensor) along ``dim``, copied.
+
+    >>> import brickwork as bw
+    >>> bw.arange(6).reshape(2, 3).index_select(0, bw.tensor([1, 0, 1]))
+    tensor([[3, 4, 5],
+            [0, 1, 2],
+            [3, 4, 5]])
+    """
     axis = norm_dim(dim, input._data.ndim, "index_select")
     idx = _index_array(index, input, "index_select")
     if idx.ndim > 1:
@@ -930,30 +1167,75 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements where the bool ``mask`` (broadcast to ``input``) is true, as a 1-d tensor.
+
+    The result's size depends on the data: a host sync on a GPU.
+
+    >>> import brickwork as bw
+    >>> x = bw.arange(6).reshape(2, 3)
+    >>> bw.masked_select(x, x > 2)
+    tensor([3, 4, 5])
+    """
     shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
     return getitem(expand(input, *shape), expand(mask, *shape).contiguous())
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions; the rest set to zero. ``diagonal`` shifts the edge.
+
+    >>> import brickwork as bw
+    >>> bw.tril(bw.ones(3, 3))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.],
+            [1., 1., 1.]])
+    """
     return Tri.apply(input, k=diagonal, upper=False)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions; the rest set to zero. ``diagonal`` shifts the edge.
+
+    >>> import brickwork as bw
+    >>> bw.triu(bw.ones(3, 3), diagonal=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]])
+    """
     return Tri.apply(input, k=diagonal, upper=True)
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
+    """A copy with its own memory, still in the graph (its gradient flows back to ``input``).
+
+    ``memory_format`` is accepted for PyTorch compatibility and ignored (arrays are C-ordered).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([1.0, 2.0])
+    >>> y = x.clone()
+    >>> y[0] = 5.0
+    >>> x
+    tensor([1., 2.])
+    """
     return Copy.apply(input)
 
 
 def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
+    """``input`` itself when it is C-contiguous, else a C-ordered copy (in the graph)."""
     if input._data.flags.c_contiguous:
         return input
     return Copy.apply(input)
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
-    """Indices of the non-zero elements (a host sync: the result's size depends on the data)."""
+    """Indices of the non-zero elements (a host sync: the result's size depends on the data).
+
+    >>> import brickwork as bw
+    >>> bw.nonzero(bw.tensor([0, 3, 0, 4]))
+    tensor([[1],
+            [3]])
+    >>> bw.nonzero(bw.tensor([0, 3, 0, 4]), as_tuple=True)
+    (tensor([1, 3]),)
+    """
     sync_point("nonzero() (the result's size depends on the data)")
     xp = input._device.xp
     idx = xp.nonzero(input._data)
@@ -965,11 +1247,27 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
 
 
 def argwhere(input: Tensor) -> Tensor:
+    """Indices of the non-zero elements, one row per element (the same as :func:`nonzero`).
+
+    >>> import brickwork as bw
+    >>> bw.argwhere(bw.tensor([[0, 1], [2, 0]]))
+    tensor([[0, 1],
+            [1, 0]])
+    """
     return nonzero(input)
 
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: Any = None) -> Tensor:
-    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)``."""
+    """Pad the last ``len(pad) // 2`` dimensions: ``pad = (left, right, top, bottom, ...)``.
+
+    ``mode`` is 'constant' (``value``, default 0), 'reflect', 'replicate' or 'circular'.
+
+    >>> import brickwork as bw
+    >>> bw.pad(bw.ones(1, 2), (1, 1))
+    tensor([[0., 1., 1., 0.]])
+    >>> bw.pad(bw.tensor([[1.0, 2.0, 3.0]]), (2, 0), mode="reflect")
+    tensor([[3., 2., 1., 2., 3.]])
+    """
     pad = tuple(int(p) for p in pad)
     nd = input._data.ndim
     if len(pad) % 2 or len(pad) // 2 > nd:

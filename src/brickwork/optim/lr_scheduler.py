@@ -115,6 +115,7 @@ class LRScheduler:
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state from :meth:`state_dict` (the optimiser is not part of it)."""
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
@@ -157,6 +158,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state from :meth:`state_dict`; saved callable objects get their ``__dict__`` back."""
         state = dict(state_dict)
         lambdas = state.pop("lr_lambdas", [])
         self.__dict__.update(state)
@@ -218,6 +220,7 @@ class MultiStepLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state from :meth:`state_dict` (the milestones back to a ``Counter`` of ints)."""
         super().load_state_dict(state_dict)
         self.milestones = Counter({int(k): int(v) for k, v in dict(self.milestones).items()})
 
@@ -484,6 +487,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self) -> bool:
+        """True while the cooldown after a reduction runs (bad epochs are not counted then)."""
         return self.cooldown_counter > 0
 
     def _reduce_lr(self) -> None:

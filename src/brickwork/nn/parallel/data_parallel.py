@@ -166,6 +166,7 @@ class DataParallel(Module):
         return gather(outputs, self.output_device, self.dim)
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"module": None, "dim": self.dim}
 
 
