@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from brickwork import _traced
+from brickwork import _traced, creation
 from brickwork.autograd import Function
 from brickwork.ops import _onednn
 from brickwork.ops._util import int_tuple, transposed_copy
@@ -566,8 +566,6 @@ def conv_weight_gradient(x: Tensor, g: Tensor, kernel: tuple[int, int], stride: 
     bsz, c, h, w = x.shape
     o = g.shape[1]
     if bsz == 0:
-        from brickwork import creation
-
         return creation.zeros(o, c // groups, *kernel, dtype=x.dtype, device=x.device)
     images = x.reshape(bsz, groups, c // groups, h, w).permute(2, 1, 0, 3, 4)
     images = images.reshape(c // groups, groups * bsz, h, w)
