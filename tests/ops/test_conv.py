@@ -183,3 +183,41 @@ def test_conv2d_output_is_a_view_of_batch_innermost_memory(device, conv_path):
         assert y.is_contiguous()  # oneDNN's results come back as C-contiguous NCHW
         return
     assert y.permute(1, 2, 3, 0).is_contiguous()  # (C, H, W, B) memory, read by the next conv as is
+
+
+def _second_derivatives(lib, fn, arrays, seed=11):
+    """``d/d(inputs) [sum(u · d(sum(v · fn(inputs)))/d(inputs))]``: every input's second-order term."""
+    r = np.random.default_rng(seed)
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    v = lib.tensor(r.standard_normal(tuple(out.shape)).astype(arrays[0].dtype))
+    firsts = lib.autograd.grad((out * v).sum(), inputs, create_graph=True)
+    total = sum((g * lib.tensor(r.standard_normal(tuple(g.shape)).astype(arrays[0].dtype))).sum()
+                for g in firsts)
+    seconds = lib.autograd.grad(total, inputs, allow_unused=True)  # (the bias's is None: unused)
+    return [np.zeros(a.shape, a.dtype) if t is None else t.detach().cpu().numpy()
+            for a, t in zip(arrays * 2, (*firsts, *seconds))]
+
+
+@pytest.mark.parametrize("kw", CONV2D_CASES + [dict(stride=2, padding=(0, 1), groups=2)], ids=str)
+@pytest.mark.parametrize("op", ["conv2d", "conv1d", "conv_transpose2d"])
+def test_double_backward_in_float32_on_both_paths(op, kw, conv_path):
+    """float32 is where oneDNN runs: the convolutions of a recorded backward run on it too (the
+    float64 second-derivative checks of check_op take the own path)."""
+    groups = kw.get("groups", 1)
+    if op == "conv1d":
+        kw = {k: (v if isinstance(v, str) else (v[0] if isinstance(v, tuple) else v))
+              for k, v in kw.items()}
+        arrays = [_data(2, 4, 9), _data(6, 4 // groups, 3), _data(6)]
+    elif op == "conv_transpose2d":
+        if isinstance(kw.get("padding"), str):
+            pytest.skip("a transposed convolution takes no padding string")
+        arrays = [_data(2, 4, 4, 5), _data(4, 6 // groups, 3, 2), _data(6)]
+    else:
+        arrays = [_data(2, 4, 6, 5), _data(6, 4 // groups, 3, 2), _data(6)]
+    arrays = [a.astype(np.float32) for a in arrays]
+    got = _second_derivatives(bw, lambda x, w, b: getattr(F, op)(x, w, b, **kw), arrays)
+    want = _second_derivatives(torch, lambda x, w, b: getattr(TF, op)(x, w, b, **kw), arrays)
+    for i, (g, t) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, t, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(t).max())),
+                                   err_msg=f"term {i}")

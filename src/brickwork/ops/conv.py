@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _traced, creation
 from brickwork.autograd import Function
 from brickwork.ops import _onednn
 from brickwork.ops._util import int_tuple, transposed_copy
@@ -251,13 +252,24 @@ class Conv2d(Function):
     (:func:`row_chunks`), so im2col and the GEMM work on cache-resident memory,
     and no column matrix is kept for backward (which rebuilds each chunk's
     columns from the saved input, as PyTorch's kernels do).
+
+    Recorded (``create_graph=True``), the backward runs brickwork's convolutions
+    instead, which are differentiable again: the input gradient is a transposed
+    convolution of the gradient, the weight gradient a convolution of the input
+    with the gradient (:func:`conv_input_gradient`, :func:`conv_weight_gradient`).
     """
 
     op_name = "conv2d"
     saved_inputs = (0, 1)
+    # the input in batch-innermost memory, kept for the first-order weight gradient only (a
+    # recorded backward reads the input itself)
+    double_backward_constants = ("x_hwb",)
 
     def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
                 pads: Pads, dilation: tuple[int, int], groups: int) -> Any:
+        need_x, need_w = self.needs_input_grad[:2]
+        # the arrays as they came (a recorded backward finds its inputs by identity with them)
+        self.x, self.weight, self.x_hwb = (x if need_w else None), (weight if need_x else None), None
         self.one_d = x.ndim == 3
         if self.one_d:
             x, weight = x[:, :, None, :], weight[:, :, None, :]
@@ -266,12 +278,10 @@ class Conv2d(Function):
         (pt, pb), (pl, pr) = pads
         ho = conv_output_size(h, kh, stride[0], pt + pb, dilation[0])
         wo = conv_output_size(w, kw, stride[1], pl + pr, dilation[1])
-        need_x, need_w = self.needs_input_grad[:2]
         self.geometry = (x.shape, (kh, kw), stride, pads, dilation, groups, (ho, wo))
         self.has_bias = bias is not None
         self.onednn = self.xp is np and _onednn.usable(x, weight, *(() if bias is None else (bias,)))
         _onednn.announce_once()
-        self.x, self.weight, self.x_hwb = (x if need_w else None), (weight if need_x else None), None
         key = (x.shape, x.strides, weight.shape, self.has_bias, stride, pads, dilation, groups)
         self.key = key
         if self.onednn and _onednn.choose("forward", key) == "onednn":
@@ -317,11 +327,16 @@ class Conv2d(Function):
             yield r0, r1, buffer.reshape(groups, rows // groups, -1)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(g):
+            return self._backward_recorded(g)
         need_x, need_w, *need_b = self.needs_input_grad
         need_b = bool(need_b and need_b[0])
         x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
+        x, weight = self.x, self.weight
         if self.one_d:
             g = g[:, :, None, :]
+            x = None if x is None else x[:, :, None, :]
+            weight = None if weight is None else weight[:, :, None, :]
         onednn = self.onednn and g.dtype == np.float32
         if onednn and not _onednn.usable(g):  # e.g. the stride-0 gradient of a sum
             g = np.ascontiguousarray(g)
@@ -331,25 +346,44 @@ class Conv2d(Function):
         if need_w:
             if onednn and _onednn.choose("weight gradient", key) == "onednn":
                 with _onednn.timed("weight gradient", key, "onednn"):
-                    gw, gb = _onednn.conv_backward_weights(self.x, g, self.weight_shape(g), need_b, stride,
+                    gw, gb = _onednn.conv_backward_weights(x, g, self.weight_shape(g), need_b, stride,
                                                            pads, dilation, groups)
             else:
                 with _onednn.timed("weight gradient", key, "numpy", onednn):
                     g_rows = self._gradient_rows(g)
-                    gw = self._weight_gradient_own(g_rows)
+                    gw = self._weight_gradient_own(g_rows, x)
         if need_b and gb is None:
             gb = g.sum(axis=(0, 2, 3))
         if need_x:
             if onednn and _onednn.choose("input gradient", key) == "onednn":
                 with _onednn.timed("input gradient", key, "onednn"):
-                    gx = _onednn.conv_backward_data(g, self.weight, x_shape, stride, pads, dilation, groups)
+                    gx = _onednn.conv_backward_data(g, weight, x_shape, stride, pads, dilation, groups)
             else:
                 with _onednn.timed("input gradient", key, "numpy", onednn):
                     g_rows = self._gradient_rows(g) if g_rows is None else g_rows
-                    gx = self._input_gradient_own(g_rows)
+                    gx = self._input_gradient_own(g_rows, weight)
         if self.one_d:
             gx = None if gx is None else gx[:, :, 0, :]
             gw = None if gw is None else gw[:, :, 0, :]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _backward_recorded(self, g: Any) -> tuple[Any, ...]:
+        """The gradients as brickwork convolutions (``create_graph=True``): they are recorded, and
+        their own backwards are again convolutions, so any order of derivative works."""
+        need_x, need_w, *need_b = self.needs_input_grad
+        x_shape, kernel, stride, pads, dilation, groups, _ = self.geometry
+        g = g.t.unsqueeze(2) if self.one_d else g.t
+        gx = gw = gb = None
+        if need_x:
+            weight = self.weight.t.unsqueeze(2) if self.one_d else self.weight.t
+            gx = conv_input_gradient(g, weight, x_shape, stride, pads, dilation, groups)
+            gx = gx.squeeze(2) if self.one_d else gx
+        if need_w:
+            x = self.x.t.unsqueeze(2) if self.one_d else self.x.t
+            gw = conv_weight_gradient(x, g, kernel, stride, pads, dilation, groups)
+            gw = gw.squeeze(2) if self.one_d else gw
+        if need_b and need_b[0]:
+            gb = g.sum(dim=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def weight_shape(self, g: Any) -> tuple[int, ...]:
@@ -367,11 +401,11 @@ class Conv2d(Function):
         o, bsz = g.shape[1], g.shape[0]
         return g_hwb.reshape(groups, o // groups, ho, wo * bsz)
 
-    def _weight_gradient_own(self, g_rows: Any) -> Any:
+    def _weight_gradient_own(self, g_rows: Any, x: Any) -> Any:
         xp = self.xp
         x_shape, kernel, _, _, _, groups, _ = self.geometry
         if self.x_hwb is None:  # the forward ran on oneDNN, which keeps the input as it came
-            self.x_hwb = _to_batch_innermost(xp, self.x)
+            self.x_hwb = _to_batch_innermost(xp, x)
         c, og = x_shape[1], g_rows.shape[1]
         # accumulated transposed, cols @ g.T: 5-10 % faster in OpenBLAS than g @ cols.T (measured)
         gw_t = xp.zeros((groups, c // groups * kernel[0] * kernel[1], og), dtype=g_rows.dtype)
@@ -380,12 +414,12 @@ class Conv2d(Function):
             gw_t += _gemm(xp, cols, g_chunk.transpose(0, 2, 1))
         return gw_t.transpose(0, 2, 1).reshape(og * groups, -1, *kernel)
 
-    def _input_gradient_own(self, g_rows: Any) -> Any:
+    def _input_gradient_own(self, g_rows: Any, weight: Any) -> Any:
         xp = self.xp
         x_shape, kernel, stride, pads, dilation, groups, (ho, wo) = self.geometry
         bsz, c, h, w = x_shape
         og = g_rows.shape[1]
-        w2t = self.weight.reshape(groups, og, -1).transpose(0, 2, 1)
+        w2t = weight.reshape(groups, og, -1).transpose(0, 2, 1)
         if _is_pointwise(kernel, stride, pads):  # the columns were the input itself
             gx_hwb = _gemm(xp, w2t, g_rows.reshape(groups, og, -1)).reshape(c, ho, wo, bsz)
         else:
@@ -401,15 +435,24 @@ class Conv2d(Function):
 
 
 class ConvTranspose2d(Function):
-    """The adjoint of :class:`Conv2d` with respect to its input (a "deconvolution")."""
+    """The adjoint of :class:`Conv2d` with respect to its input (a "deconvolution").
+
+    Recorded (``create_graph=True``), its input gradient is a convolution of the gradient and
+    its weight gradient a convolution of the gradient with the input.
+    """
 
     op_name = "conv_transpose2d"
-    saved_inputs = (1,)
+    saved_inputs = (0, 1)
+    # channel-major copies for the first-order backward's GEMMs (a recorded backward reads the
+    # input and weight themselves)
+    double_backward_constants = ("x_cm", "w2")
 
     def forward(self, x: Any, weight: Any, bias: Any = None, *, stride: tuple[int, int],
                 padding: tuple[int, int], output_padding: tuple[int, int],
                 dilation: tuple[int, int], groups: int) -> Any:
         xp = self.xp
+        need_x, need_w = self.needs_input_grad[:2]
+        self.x, self.weight = (x if need_w else None), (weight if need_x else None)
         self.one_d = x.ndim == 3
         if self.one_d:
             x, weight = x[:, :, None, :], weight[:, :, None, :]
@@ -421,7 +464,6 @@ class ConvTranspose2d(Function):
             for size, s, d, k, op in zip((h, w), stride, dilation, (kh, kw), output_padding)
         )
         out_hw = (full[0] - 2 * padding[0], full[1] - 2 * padding[1])
-        need_x, need_w = self.needs_input_grad[:2]
         x_cm = _channel_major(x).reshape(groups, c // groups, bsz * h * w)
         w2 = weight.reshape(groups, c // groups, og * kh * kw)
         cols = _gemm(xp, w2.transpose(0, 2, 1), x_cm).reshape(o, kh, kw, bsz, h, w)
@@ -438,6 +480,8 @@ class ConvTranspose2d(Function):
         return out[:, :, 0, :] if self.one_d else out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(g):
+            return self._backward_recorded(g)
         xp = self.xp
         need_x, need_w, *need_b = self.needs_input_grad
         kernel, stride, padding, dilation, groups, (h, w), full = self.geometry
@@ -456,7 +500,7 @@ class ConvTranspose2d(Function):
             gcols = gcols.reshape(groups, o // groups * kernel[0] * kernel[1], bsz * h * w)
             if need_x:
                 gx = _gemm(xp, self.w2, gcols)
-                gx = gx.reshape(-1, bsz, h, w).transpose(1, 0, 2, 3)
+                gx = gx.reshape(groups * gx.shape[1], bsz, h, w).transpose(1, 0, 2, 3)
                 if self.one_d:
                     gx = gx[:, :, 0, :]
             if need_w:
@@ -465,6 +509,69 @@ class ConvTranspose2d(Function):
                 if self.one_d:
                     gw = gw[:, :, 0, :]
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _backward_recorded(self, g: Any) -> tuple[Any, ...]:
+        """The gradients as brickwork convolutions (``create_graph=True``)."""
+        need_x, need_w, *need_b = self.needs_input_grad
+        kernel, stride, (ph, pw), dilation, groups, (h, w), _ = self.geometry
+        pads = ((ph, ph), (pw, pw))
+        g = g.t.unsqueeze(2) if self.one_d else g.t
+        gx = gw = gb = None
+        if need_x:  # the convolution this one is the transpose of, cut to the input's size
+            weight = self.weight.t.unsqueeze(2) if self.one_d else self.weight.t
+            gx = Conv2d.apply(g, weight, stride=stride, pads=pads, dilation=dilation, groups=groups)
+            if tuple(gx.shape[2:]) != (h, w):  # output_padding of at least a stride
+                gx = gx[:, :, :h, :w]
+            gx = gx.squeeze(2) if self.one_d else gx
+        if need_w:  # the weight gradient of that convolution, with the roles of x and g swapped
+            x = self.x.t.unsqueeze(2) if self.one_d else self.x.t
+            gw = conv_weight_gradient(g, x, kernel, stride, pads, dilation, groups)
+            gw = gw.squeeze(2) if self.one_d else gw
+        if need_b and need_b[0]:
+            gb = g.sum(dim=(0, 2, 3))
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def conv_input_gradient(g: Tensor, weight: Tensor, x_shape: tuple[int, ...],
+                        stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
+                        groups: int) -> Tensor:
+    """The input gradient of a 2-D convolution as a transposed convolution of ``g`` (recorded,
+    differentiable): the output padding makes it cover the padded input up to its last row, and
+    asymmetric padding (``'same'`` with an even kernel) is cut off afterwards."""
+    (pt, pb), (pl, pr) = pads
+    h, w = x_shape[2:]
+    # rows (columns) of the padded input below the last window: 0 <= extra < stride
+    extra = tuple(
+        size + lo + hi - ((out - 1) * s + d * (k - 1) + 1)
+        for size, (lo, hi), out, s, d, k in zip((h, w), pads, g.shape[2:], stride, dilation,
+                                                 weight.shape[2:]))
+    if pt == pb and pl == pr:
+        return ConvTranspose2d.apply(g, weight, stride=stride, padding=(pt, pl),
+                                     output_padding=extra, dilation=dilation, groups=groups)
+    full = ConvTranspose2d.apply(g, weight, stride=stride, padding=(0, 0), output_padding=extra,
+                                 dilation=dilation, groups=groups)
+    return full[:, :, pt:pt + h, pl:pl + w]
+
+
+def conv_weight_gradient(x: Tensor, g: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                         pads: Pads, dilation: tuple[int, int], groups: int) -> Tensor:
+    """The weight gradient ``(O, C/groups, kh, kw)`` of a 2-D convolution of ``x`` whose output
+    gradient is ``g``, as one convolution (recorded, differentiable).
+
+    ``gw[o, c, i, j] = sum_{b, p, q} xpad[b, c, p·s + i·d, q·s + j·d] · g[b, o, p, q]`` is a
+    convolution over the batch: the input is ``x`` with batch and channels swapped (``C/groups``
+    images of ``groups·B`` channels), the kernel is ``g`` with batch and channels swapped, and
+    stride and dilation trade places. Its output may run past the kernel by less than a stride.
+    """
+    bsz, c, h, w = x.shape
+    o = g.shape[1]
+    if bsz == 0:
+        return creation.zeros(o, c // groups, *kernel, dtype=x.dtype, device=x.device)
+    images = x.reshape(bsz, groups, c // groups, h, w).permute(2, 1, 0, 3, 4)
+    images = images.reshape(c // groups, groups * bsz, h, w)
+    out = Conv2d.apply(images, g.transpose(0, 1), stride=dilation, pads=pads, dilation=stride,
+                       groups=groups)
+    return out[:, :, :kernel[0], :kernel[1]].transpose(0, 1)
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from brickwork import _traced
 from brickwork.autograd import Function
 from brickwork.ops import pool
 from brickwork.ops import shape as sh
@@ -66,6 +67,8 @@ class Unfold(Function):
         return _im2col(self.xp, x, *geometry)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(g):  # recorded (create_graph=True): the adjoint op
+            return (Fold.apply(g.t, size=self.size, geometry=self.geometry),)
         return (_col2im(self.xp, g, self.size, *self.geometry),)
 
 
@@ -79,6 +82,8 @@ class Fold(Function):
         return _col2im(self.xp, cols, size, *geometry)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(g):  # recorded (create_graph=True): the adjoint op
+            return (Unfold.apply(g.t, geometry=self.geometry),)
         return (_im2col(self.xp, g, *self.geometry),)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _traced
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import linalg
 from brickwork.ops._util import as_size, batch_outermost_copy, empty_in_layout, int_tuple, memory_order
@@ -115,7 +116,11 @@ def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation
 
 
 class MaxPool2d(Function):
-    """Max over each window of the last two axes; the gradient goes to the first maximum."""
+    """Max over each window of the last two axes; the gradient goes to the first maximum.
+
+    Recorded (``create_graph=True``), the backward scatters the gradient to the positions of
+    the maxima (constants) with a recorded scatter, whose own backward gathers.
+    """
 
     op_name = "max_pool2d"
     # the whole-window backward reads a view of the input; the strided one reads offsets the
@@ -123,6 +128,8 @@ class MaxPool2d(Function):
     # backward raises (stricter than PyTorch for the output)
     saved_inputs = (0,)
     saves_output = True
+    # the input's windows, of which a recorded backward reads only where the maxima lie
+    double_backward_constants = ("flat",)
 
     def forward(self, x: Any, geometry: _Geometry) -> Any:
         xp = self.xp
@@ -153,6 +160,8 @@ class MaxPool2d(Function):
         return batch_outermost_copy(xp, peak)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(g):
+            return self._backward_recorded(g)
         xp, geo = self.xp, self.geometry
         if geo.large_tiles:
             flat = self.flat  # (..., oh, ow, kh·kw); argmax picks the first maximum (or NaN)
@@ -200,6 +209,26 @@ class MaxPool2d(Function):
                 share[...] = xp.where(hit, g, zero)
             view += share
         return (geo.crop(planes.interleave(xp) if geo.overlapping else gx),)
+
+    def _backward_recorded(self, g: Any) -> tuple[Any, ...]:
+        """``g`` added into a zero (padded) input at each window's maximum, recorded."""
+        xp, geo = self.xp, self.geometry
+        if geo.large_tiles:  # stride = kernel, no dilation or padding: the same positions
+            offset, shape = xp.argmax(self.flat, axis=-1), self.x_shape
+        else:
+            offset, shape = self.winner, self.padded_shape
+        positions = window_positions(xp, offset, geo, shape[-1])
+        return (geo.crop(scatter_to_flat_index(xp, g, positions, shape)),)
+
+
+def window_positions(xp: Any, offset: Any, geo: _Geometry, width: int) -> Any:
+    """Flat positions ``row·width + col`` in the padded input of the kernel offsets ``offset``
+    (row-major in the window) of every output ``(..., oh, ow)``."""
+    (oh, ow), (sh, sw), (dh, dw), kw = geo.out_hw, geo.stride, geo.dilation, geo.kernel[1]
+    k = offset.astype(np.int64)
+    rows = xp.arange(oh, dtype=np.int64)[:, None] * sh + k // kw * dh
+    cols = xp.arange(ow, dtype=np.int64)[None, :] * sw + k % kw * dw
+    return rows * width + cols
 
 
 class Deinterleaved:
@@ -318,51 +347,86 @@ def window_max_and_offset(xp: Any, views: list[Any], shape: tuple[int, ...],
 
 
 class AvgPool2d(Function):
-    """Mean over each window of the last two axes (``divisor`` scalar or per output pixel)."""
+    """Mean over each window of the last two axes (``divisor`` scalar or per output pixel).
+
+    The pooling is linear: its backward is :class:`AvgPool2dTranspose` (the gradient spread
+    over the windows), recorded as that op when ``create_graph=True``.
+    """
 
     op_name = "avg_pool2d"
+    double_backward_constants = ("divisor",)  # per-pixel window sizes: geometry, not data
 
     def forward(self, x: Any, geometry: _Geometry, divisor: Any) -> Any:
-        xp = self.xp
         self.geometry, self.divisor = geometry, divisor
-        if geometry.large_tiles and isinstance(divisor, float):
-            self.x_shape, self.order = x.shape, memory_order(x)
-            out = geometry.tiles(x).sum(axis=(-3, -1))
-            out /= divisor
-            return out
-        xpad = geometry.pad(xp, x, 0)
-        windows = geometry.windows()
-        rows, cols = windows[0]
-        total = empty_in_layout(xp, xpad, x.shape[:-2] + geometry.out_hw)
-        total[...] = xpad[..., rows, cols]
-        for rows, cols in windows[1:]:
-            total += xpad[..., rows, cols]
-        total /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
-        self.padded_shape, self.order = xpad.shape, memory_order(xpad)
-        return batch_outermost_copy(xp, total)
+        out, self.grad_shape, self.order = window_means(self.xp, x, geometry, divisor)
+        return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        xp, geo = self.xp, self.geometry
-        d = self.divisor
-        if geo.large_tiles and isinstance(d, float):
-            share = g / d
-            # spread over each tile, written in the input's memory order: the ops before this
-            # pooling (a convolution's batch-innermost output) then get their layout back
-            gx = empty_in_layout(xp, g, self.x_shape, order=self.order)
-            geo.tiles(gx)[...] = share[..., :, None, :, None]  # (tiles: a view, axes only split)
-            return (gx,)
-        padded, order = self.padded_shape, self.order
-        share = empty_in_layout(xp, g, g.shape, order=order)  # in the input's memory order
-        xp.divide(g, d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype), out=share)
-        gx = empty_in_layout(xp, g, padded, order=order)
-        if not geo.covers_input:
-            gx.fill(0)
-        for rows, cols in geo.windows():
-            if geo.overlapping:
-                gx[..., rows, cols] += share
-            else:
-                gx[..., rows, cols] = share
-        return (geo.crop(gx),)
+        if _traced.is_traced(g):
+            return (AvgPool2dTranspose.apply(g.t, geometry=self.geometry, divisor=self.divisor,
+                                             shape=self.grad_shape, order=self.order),)
+        return (spread_window_means(self.xp, g, self.geometry, self.divisor, self.grad_shape,
+                                    self.order),)
+
+
+class AvgPool2dTranspose(Function):
+    """The adjoint of :class:`AvgPool2d`: each output's gradient spread evenly over its window
+    (the backward of an average pooling, as an op of its own); its backward is that pooling."""
+
+    op_name = "avg_pool2d_backward"
+    double_backward_constants = ("divisor",)
+
+    def forward(self, g: Any, geometry: _Geometry, divisor: Any, shape: tuple[int, ...],
+                order: tuple[int, ...]) -> Any:
+        self.geometry, self.divisor = geometry, divisor
+        return spread_window_means(self.xp, g, geometry, divisor, shape, order)
+
+    def backward(self, gg: Any) -> tuple[Any, ...]:
+        if _traced.is_traced(gg):
+            return (AvgPool2d.apply(gg.t, geometry=self.geometry, divisor=self.divisor),)
+        return (window_means(self.xp, gg, self.geometry, self.divisor)[0],)
+
+
+def window_means(xp: Any, x: Any, geometry: _Geometry, divisor: Any) -> tuple[Any, Any, Any]:
+    """The average pooling of ``x``, and the shape and memory order its gradient is built in
+    (the input's, padded)."""
+    if geometry.large_tiles and isinstance(divisor, float):
+        out = geometry.tiles(x).sum(axis=(-3, -1))
+        out /= divisor
+        return out, x.shape, memory_order(x)
+    xpad = geometry.pad(xp, x, 0)
+    windows = geometry.windows()
+    rows, cols = windows[0]
+    total = empty_in_layout(xp, xpad, x.shape[:-2] + geometry.out_hw)
+    total[...] = xpad[..., rows, cols]
+    for rows, cols in windows[1:]:
+        total += xpad[..., rows, cols]
+    total /= divisor if isinstance(divisor, float) else xp.asarray(divisor, dtype=x.dtype)
+    return batch_outermost_copy(xp, total), xpad.shape, memory_order(xpad)
+
+
+def spread_window_means(xp: Any, g: Any, geo: _Geometry, d: Any, shape: tuple[int, ...],
+                        order: tuple[int, ...]) -> Any:
+    """The adjoint of :func:`window_means`: ``g / divisor`` added over each window, built in
+    ``shape`` (the padded input's) and memory ``order``, then cropped to the input."""
+    if geo.large_tiles and isinstance(d, float):
+        share = g / d
+        # spread over each tile, written in the input's memory order: the ops before this
+        # pooling (a convolution's batch-innermost output) then get their layout back
+        gx = empty_in_layout(xp, g, shape, order=order)
+        geo.tiles(gx)[...] = share[..., :, None, :, None]  # (tiles: a view, axes only split)
+        return gx
+    share = empty_in_layout(xp, g, g.shape, order=order)  # in the input's memory order
+    xp.divide(g, d if isinstance(d, float) else xp.asarray(d, dtype=g.dtype), out=share)
+    gx = empty_in_layout(xp, g, shape, order=order)
+    if not geo.covers_input:
+        gx.fill(0)
+    for rows, cols in geo.windows():
+        if geo.overlapping:
+            gx[..., rows, cols] += share
+        else:
+            gx[..., rows, cols] = share
+    return geo.crop(gx)
 
 
 class AdaptiveMaxPool2d(Function):
@@ -399,18 +463,17 @@ def _nan_first_argmax(xp: Any, window: Any) -> Any:
 
 
 def scatter_to_flat_index(xp: Any, g: Any, flat_index: Any, in_shape: tuple[int, ...]) -> Any:
-    """Add ``g`` into a zero input at ``flat_index`` (positions within the last two axes)."""
+    """Add ``g`` into a zero input at ``flat_index`` (positions within the last two axes).
+
+    The sums go into one flat array made here (so that, recorded, ``xp.add.at`` records them)."""
     lead = in_shape[:-2]
-    gx = xp.zeros(lead + (in_shape[-2] * in_shape[-1],), dtype=g.dtype)
-    idx = flat_index.reshape(lead + (-1,))
-    vals = g.reshape(lead + (-1,))
+    n = in_shape[-2] * in_shape[-1]
+    m = int(np.prod(lead))
+    idx = flat_index.reshape(m, -1)
     if lead:
-        m = int(np.prod(lead))
-        gx2 = gx.reshape(m, -1)
-        offsets = (xp.arange(m) * gx2.shape[1])[:, None]
-        xp.add.at(gx2.reshape(-1), (idx.reshape(m, -1) + offsets).reshape(-1), vals.reshape(-1))
-    else:
-        xp.add.at(gx, idx, vals)
+        idx = idx + (xp.arange(m) * n)[:, None]
+    gx = xp.zeros((m * n,), dtype=g.dtype)
+    xp.add.at(gx, idx.reshape(-1), g.reshape(-1))
     return gx.reshape(in_shape)
 
 
