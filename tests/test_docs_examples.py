@@ -11,8 +11,9 @@ The conventions, which every page follows (and which this file checks):
 * Any other ```python block is a script. When a ```text block follows it directly (nothing but
   blank lines between), that block is what the script prints, checked with the same rules.
   Output is never shown in comments (``print(x)  # 3``): it is shown where it can be checked.
-* A ```text block right after the line ``<!-- output of: python -m brickwork ... -->`` is what that
-  command prints to stdout; the command is run here and its output checked with the same rules.
+* A ```text block right after the line ``<!-- output of: COMMAND -->`` is what that command prints to
+  stdout. A ``python ...`` command is run here and its output checked with the same rules; any other
+  (``mpiexec ...``) is run and checked by the test that FILE_BLOCKS names for that page.
 * A ```python block with a title (```python title="train.py") is a file the reader saves, not
   code to paste: it is written into the scratch folder under that name (so later blocks may run or
   import it), and a test elsewhere runs it the way the page says (FILE_BLOCKS below names that test).
@@ -47,9 +48,10 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # file blocks (```python title="...") and the test that runs each one as its page describes
 FILE_BLOCKS = {
     ("docs/guides/distributed.md", "train.py"): "tests/distributed/test_docs_script.py",
+    ("docs/guides/dropin.md", "classify.py"): "tests/test_docs_examples.py",  # test_command_prints_...
 }
 
-COMMAND = re.compile(r"^<!-- output of: (?P<command>python .+?) -->$")
+COMMAND = re.compile(r"^<!-- output of: (?P<command>.+?) -->$")
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)(?P<attrs>[^`\n]*)$")
 
 
@@ -222,6 +224,14 @@ def test_page_examples_run_and_print_what_the_page_shows(name, tmp_path):
 @pytest.mark.parametrize("where", sorted(COMMANDS))
 def test_command_prints_what_the_page_shows(where, tmp_path):
     block = COMMANDS[where]
+    if not block.command.startswith("python "):
+        tests = [ROOT / t for (page, _), t in FILE_BLOCKS.items() if page == block.page]
+        assert any(block.command in t.read_text(encoding="utf-8") for t in tests), \
+            f"{where}: nobody runs {block.command!r}; name its test in FILE_BLOCKS"
+        return
+    for other in parse(ROOT / block.page):  # the page's files, e.g. the script the command runs
+        if other.kind == "file":
+            (tmp_path / other.title).write_text(other.code, encoding="utf-8")
     argv = [sys.executable, *shlex.split(block.command)[1:]]
     done = subprocess.run(argv, cwd=tmp_path, env=_user_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{block.command}:\n{done.stderr}"
