@@ -35,15 +35,8 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 def markdown_docstring(text: str) -> str:
     """The docstring with doctests fenced and Sphinx roles as inline code.
 
-    >>> print(markdown_docstring("Sum (see :func:`add`).\\n\\n>>> 1 + 1\\n2\\n\\nDone."))
-    Sum (see `add`).
-    <BLANKLINE>
-    ```pycon
-    >>> 1 + 1
-    2
-    ```
-    <BLANKLINE>
-    Done.
+    >>> markdown_docstring("Sum (see :func:`add`).\\n\\n>>> 1 + 1\\n2\\n\\nDone.").split("\\n")
+    ['Sum (see `add`).', '', '```pycon', '>>> 1 + 1', '2', '```', '', 'Done.']
     """
     out: list[str] = []
     in_fence = in_doctest = False
@@ -100,8 +93,7 @@ def _method(name: str, fn: Any, target: griffe.Function | None) -> griffe.Functi
         params = list(target.parameters)
         doc = target.docstring.value if target.docstring else None
     else:
-        kinds = {p.kind: griffe.ParameterKind(p.kind.description) for p in inspect.signature(fn).parameters.values()}
-        params = [griffe.Parameter(p.name, kind=kinds[p.kind],
+        params = [griffe.Parameter(p.name, kind=griffe.ParameterKind(p.kind.description),  # same names
                                    default=None if p.default is p.empty else repr(p.default))
                   for p in inspect.signature(fn).parameters.values()]
         doc = markdown_docstring(inspect.cleandoc(fn.__doc__)) if fn.__doc__ else None

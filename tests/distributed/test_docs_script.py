@@ -1,4 +1,4 @@
-"""The training script train.py of docs/guides/distributed.md runs on 2 processes and prints what the page shows."""
+"""train.py of docs/guides/distributed.md runs on 2 processes and prints what the page shows."""
 
 from __future__ import annotations
 
