@@ -89,7 +89,7 @@ need = ['numpy', 'cupy', 'pytest', 'safetensors', 'tqdm', 'hypothesis', 'torch']
 print(' '.join(n for n in need if importlib.util.find_spec(n) is None))")
 if [ -n "$missing" ]; then
     say "required package(s) missing for $PY: $missing"
-    say "ship them as wheels in ./.whl (see docs/guides/devices.md, "Testing on a GPU") or set PYTHON to an interpreter that has them"
+    say "ship them as wheels in ./.whl (see docs/guides/devices.md, 'Testing on a GPU') or set PYTHON to an interpreter that has them"
     exit 3
 fi
 if ! "$PY" -c "import brickwork, sys; sys.exit(0 if brickwork.cuda.is_available() else 1)"; then
