@@ -22,7 +22,8 @@ The conventions, which every page follows (and which this file checks):
 * The API reference pages (docs/reference/) hold no code blocks: their examples are the docstrings,
   run by the doctests of src/.
 
-Run one page by hand: ``python tests/test_docs_examples.py docs/guides/tensors.md``.
+Run one page by hand: ``python tests/test_docs_examples.py docs/guides/tensors.md`` (in a scratch folder of
+its own, removed afterwards).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -187,12 +189,16 @@ def run_page(page: Path) -> int:
 
 def main(argv: list[str]) -> int:
     (page,) = argv
-    path = Path(page).resolve()
-    try:
-        count = run_page(path)
-    except ExampleFailure as failure:
-        print(failure, file=sys.stderr)
-        return 1
+    path, cwd = Path(page).resolve(), os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="brickwork-docs-") as scratch:
+        os.chdir(scratch)  # the files the examples write never land in the checkout
+        try:
+            count = run_page(path)
+        except ExampleFailure as failure:
+            print(failure, file=sys.stderr)
+            return 1
+        finally:
+            os.chdir(cwd)
     print(f"{count} blocks ran")
     return 0
 
