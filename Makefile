@@ -1,13 +1,16 @@
 # brickwork: two commands for a fresh machine (see README).
 #   make demo   creates .venv, installs brickwork (with matplotlib for the curve plot),
 #               runs the main job offline on the bundled Digits data
-#   make test   creates .venv with the test extras, runs the whole suite
+#   make test   creates .venv with the test extras, lints, builds the docs (mkdocs --strict), runs the suite
+#   make docs   builds the documentation site into site/ (open site/index.html)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test lint bench bench-smoke gpu-check clean
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+
+.PHONY: demo test docs lint bench bench-smoke gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +23,24 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) install -q --no-deps torchvision==0.28.0  # vision: the oracle of tests/vision (pure-Python parts)
 	touch $@
 
+$(VENV)/.installed-docs: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[docs]'
+	touch $@
+
 demo: $(VENV)/.installed
 	$(PY) -m brickwork demo
 
 test: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(MKDOCS) build --strict --quiet --site-dir site
 	$(PY) -m pytest -n 2 --dist loadfile src tests
 
+docs: $(VENV)/.installed-docs
+	$(MKDOCS) build --strict --site-dir site
+	@echo "the site is in site/ (open site/index.html)"
+
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/run.py
@@ -40,4 +52,4 @@ gpu-check:
 	bash scripts/gpu_check.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache

@@ -14,7 +14,7 @@
 #
 # Python: $PYTHON if set, else .venv/bin/python when it can import cupy, else python3. Packages the
 # tests need and the machine lacks can be shipped as wheels in ./.whl (pip download on a machine with
-# internet; see the README's GPUs section): they are installed into a temporary folder, offline.
+# internet; see docs/guides/devices.md, "Testing on a GPU"): they are installed into a temporary folder, offline.
 # Time limits per step (seconds): SUITE_TIMEOUT (default 330), BENCH_TIMEOUT (default 200).
 # Exit codes: 0 all passed; 1 tests or benchmark failed; 2 no GPU here; 3 a required package missing.
 set -uo pipefail
@@ -89,7 +89,7 @@ need = ['numpy', 'cupy', 'pytest', 'safetensors', 'tqdm', 'hypothesis', 'torch']
 print(' '.join(n for n in need if importlib.util.find_spec(n) is None))")
 if [ -n "$missing" ]; then
     say "required package(s) missing for $PY: $missing"
-    say "ship them as wheels in ./.whl (see README, GPUs section) or set PYTHON to an interpreter that has them"
+    say "ship them as wheels in ./.whl (see docs/guides/devices.md, 'Testing on a GPU') or set PYTHON to an interpreter that has them"
     exit 3
 fi
 if ! "$PY" -c "import brickwork, sys; sys.exit(0 if brickwork.cuda.is_available() else 1)"; then

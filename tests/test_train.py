@@ -270,26 +270,6 @@ def test_plot_file_gets_the_usual_permissions(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
-def test_readme_training_examples_run(tmp_path, monkeypatch):
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    start = text.index("<!-- section: training -->")
-    section = text[start:text.index("\n## ", start)]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) == 2
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block.replace("epochs=10", "epochs=3"), "README.md", "exec"), namespace)
-    assert namespace["history"].last["val_acc"] > 0.9
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is not None:
-        assert (tmp_path / "curves.png").is_file()
-
-
 # -- two models trained at once in two threads ------------------------------------------------------
 
 

@@ -147,7 +147,7 @@ from brickwork import distributions  # torch.distributions: Normal, Bernoulli, .
 __version__ = "0.1.0"
 
 
-def is_tensor(obj: object) -> builtins_bool:
+def is_tensor(obj: object) -> _builtins.bool:
     """True when ``obj`` is a :class:`brickwork.Tensor` (parameters included).
 
     >>> import brickwork as bw
@@ -157,7 +157,7 @@ def is_tensor(obj: object) -> builtins_bool:
     return isinstance(obj, Tensor)
 
 
-def numel(input: Tensor) -> builtins_int:
+def numel(input: Tensor) -> _builtins.int:
     """The number of elements of ``input`` (``input.numel()``).
 
     >>> import brickwork as bw
@@ -167,7 +167,7 @@ def numel(input: Tensor) -> builtins_int:
     return input.numel()
 
 
-def is_floating_point(input: Tensor) -> builtins_bool:
+def is_floating_point(input: Tensor) -> _builtins.bool:
     """True when ``input`` has a floating dtype (float16, float32, float64).
 
     >>> import brickwork as bw
@@ -177,7 +177,7 @@ def is_floating_point(input: Tensor) -> builtins_bool:
     return input.is_floating_point()
 
 
-def try_gpu(i: builtins_int = 0) -> device:
+def try_gpu(i: _builtins.int = 0) -> device:
     """GPU ``i`` if it exists, else the CPU.
 
     >>> import brickwork as bw
@@ -197,8 +197,6 @@ def try_all_gpus() -> list[device]:
 
 import builtins as _builtins  # noqa: E402
 
-builtins_bool = _builtins.bool
-builtins_int = _builtins.int
 
 
 # --- public names (scripts/update_all.py writes this list; tests/test_typing.py checks it) ---
@@ -209,34 +207,33 @@ __all__ = [
     "are_deterministic_algorithms_enabled", "argmax", "argmin", "argsort", "argwhere", "as_tensor",
     "asarray", "atan2", "autograd", "baddbmm", "bernoulli", "bincount", "bitwise_and", "bitwise_not",
     "bitwise_or", "bitwise_xor", "block_diag", "bmm", "bool", "broadcast_tensors", "broadcast_to",
-    "bucketize", "builtins_bool", "builtins_int", "cat", "cdist", "ceil", "cholesky", "chunk", "clamp",
-    "clamp_max", "clamp_min", "clip", "clone", "concat", "concatenate", "cos", "cosh", "count_nonzero",
-    "cross", "cuda", "cumprod", "cumsum", "data", "det", "device", "diag", "diagonal", "diff", "digamma",
-    "distributed", "distributions", "div", "divide", "dot", "double", "dtypes", "einsum", "empty",
-    "empty_like", "enable_grad", "eq", "equal", "erf", "erfinv", "exp", "expand", "expm1", "eye", "finfo",
-    "flatten", "flip", "fliplr", "flipud", "float", "float16", "float32", "float64", "floor",
-    "floor_divide", "fmod", "frac", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
-    "get_num_threads", "get_rng_state", "gt", "half", "heaviside", "histc", "hstack", "hypot", "iinfo",
-    "index_add", "index_select", "inference_mode", "initial_seed", "inner", "int", "int16", "int32",
-    "int64", "int8", "inverse", "io", "is_floating_point", "is_grad_enabled", "is_tensor", "isclose",
-    "isfinite", "isin", "isinf", "isnan", "kron", "kthvalue", "le", "lerp", "lgamma", "linalg", "linspace",
-    "load", "load_model", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp", "logdet",
-    "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logspace", "logsumexp", "long",
-    "lt", "manual_seed", "masked_fill", "masked_select", "matmul", "matrix_power", "max", "maximum", "mean",
-    "median", "meshgrid", "min", "minimum", "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply",
-    "mv", "nan_to_num", "nanmean", "nanmedian", "nanquantile", "nansum", "narrow", "ne", "neg", "negative",
-    "nn", "no_grad", "nonzero", "norm", "normal", "numel", "ones", "ones_like", "optim", "outer", "pad",
-    "permute", "pinverse", "pow", "prod", "promote_types", "qr", "quantile", "rand", "rand_like", "randint",
-    "randint_like", "randn", "randn_like", "random", "randperm", "ravel", "reciprocal", "relu", "remainder",
-    "repeat_interleave", "reshape", "result_type", "roll", "rot90", "round", "rsqrt", "save", "save_model",
-    "scatter", "scatter_add", "searchsorted", "seed", "select", "serializable", "set_default_dtype",
-    "set_grad_enabled", "set_num_threads", "set_printoptions", "set_rng_state", "short", "sigmoid", "sign",
-    "sin", "sinh", "slogdet", "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
-    "std_mean", "sub", "subtract", "sum", "svd", "swapaxes", "swapdims", "sync_guard", "t",
-    "take_along_dim", "tan", "tanh", "tensor", "tensor_split", "tensordot", "tile", "topk", "trace",
-    "train", "transpose", "tril", "tril_indices", "triu", "triu_indices", "true_divide", "trunc",
-    "try_all_gpus", "try_gpu", "uint8", "unbind", "unflatten", "unique", "unique_consecutive", "unsqueeze",
-    "use_deterministic_algorithms", "utils", "var", "var_mean", "vstack", "where", "xlogy", "zeros",
-    "zeros_like",
+    "bucketize", "cat", "cdist", "ceil", "cholesky", "chunk", "clamp", "clamp_max", "clamp_min", "clip",
+    "clone", "concat", "concatenate", "cos", "cosh", "count_nonzero", "cross", "cuda", "cumprod", "cumsum",
+    "data", "det", "device", "diag", "diagonal", "diff", "digamma", "distributed", "distributions", "div",
+    "divide", "dot", "double", "dtypes", "einsum", "empty", "empty_like", "enable_grad", "eq", "equal",
+    "erf", "erfinv", "exp", "expand", "expm1", "eye", "finfo", "flatten", "flip", "fliplr", "flipud",
+    "float", "float16", "float32", "float64", "floor", "floor_divide", "fmod", "frac", "from_numpy", "full",
+    "full_like", "gather", "ge", "get_default_dtype", "get_num_threads", "get_rng_state", "gt", "half",
+    "heaviside", "histc", "hstack", "hypot", "iinfo", "index_add", "index_select", "inference_mode",
+    "initial_seed", "inner", "int", "int16", "int32", "int64", "int8", "inverse", "io", "is_floating_point",
+    "is_grad_enabled", "is_tensor", "isclose", "isfinite", "isin", "isinf", "isnan", "kron", "kthvalue",
+    "le", "lerp", "lgamma", "linalg", "linspace", "load", "load_model", "log", "log10", "log1p", "log2",
+    "log_softmax", "logaddexp", "logdet", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "logit", "logspace", "logsumexp", "long", "lt", "manual_seed", "masked_fill", "masked_select", "matmul",
+    "matrix_power", "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm", "moveaxis",
+    "movedim", "mul", "multinomial", "multiply", "mv", "nan_to_num", "nanmean", "nanmedian", "nanquantile",
+    "nansum", "narrow", "ne", "neg", "negative", "nn", "no_grad", "nonzero", "norm", "normal", "numel",
+    "ones", "ones_like", "optim", "outer", "pad", "permute", "pinverse", "pow", "prod", "promote_types",
+    "qr", "quantile", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "random",
+    "randperm", "ravel", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "result_type",
+    "roll", "rot90", "round", "rsqrt", "save", "save_model", "scatter", "scatter_add", "searchsorted",
+    "seed", "select", "serializable", "set_default_dtype", "set_grad_enabled", "set_num_threads",
+    "set_printoptions", "set_rng_state", "short", "sigmoid", "sign", "sin", "sinh", "slogdet", "softmax",
+    "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "std_mean", "sub", "subtract", "sum",
+    "svd", "swapaxes", "swapdims", "sync_guard", "t", "take_along_dim", "tan", "tanh", "tensor",
+    "tensor_split", "tensordot", "tile", "topk", "trace", "train", "transpose", "tril", "tril_indices",
+    "triu", "triu_indices", "true_divide", "trunc", "try_all_gpus", "try_gpu", "uint8", "unbind",
+    "unflatten", "unique", "unique_consecutive", "unsqueeze", "use_deterministic_algorithms", "utils",
+    "var", "var_mean", "vstack", "where", "xlogy", "zeros", "zeros_like",
 ]
 # --- end of public names ---
