@@ -61,7 +61,7 @@ def _with_nan(input: Tensor, dim: int, keepdim: bool, result: Any) -> Any:
         return result
     nan = ew.isnan(input)
     xp = input._device.xp
-    if not bool(xp.isnan(input._data).any()):
+    if xp is np and not np.isnan(input._data).any():  # a shortcut on the host only: no device read
         return result
     axis = norm_dim(dim, input._data.ndim, "median")
     has_nan = rd.any(nan, axis, keepdim)
@@ -73,12 +73,34 @@ def _with_nan(input: Tensor, dim: int, keepdim: bool, result: Any) -> Any:
 
 @numpy_names
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
-    """The lower median of the values that are not NaN."""
+    """The lower median of the values that are not NaN (NaN where a row has none); with ``dim``,
+    ``(values, indices)``. Each row's rank is found on the device (no host read).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[float("nan"), 1.0, 3.0], [2.0, float("nan"), float("nan")]])
+    >>> values, indices = x.nanmedian(1)
+    >>> values, indices
+    (tensor([1., 2.]), tensor([1, 0]))
+    """
     if dim is None:
-        flat = sh.reshape(input, -1)
-        count = int((~ew.isnan(flat)._data).sum()) if flat._data.dtype.kind == "f" else flat.numel()
-        return _kth_along(flat, max(count - 1, 0) // 2, 0, False, "nanmedian")[0]
-    raise NotImplementedError("nanmedian: only the whole-tensor form (dim=None) is provided by brickwork")
+        return nanmedian(sh.reshape(input, -1), 0)[0]
+    if input._data.ndim == 0:
+        return _kth_along(input, 0, 0, keepdim, "nanmedian")
+    axis = norm_dim(dim, input._data.ndim, "nanmedian")
+    n = input._data.shape[axis]
+    if n == 0:
+        raise IndexError(f"nanmedian: dimension {dim} is empty")
+    if input._data.dtype.kind != "f":
+        return _kth_along(input, (n - 1) // 2, axis, keepdim, "nanmedian")
+    # NaN sorts last, so the median of a row's c values is its ((c - 1) // 2)-th smallest
+    count = rd.sum(ew.logical_not(ew.isnan(input)), axis, True)
+    rank = ew.floor_divide(ew.clamp(ew.sub(count, 1), min=0), 2)
+    order = rd.argsort(input, axis, stable=True)
+    index = sh.gather(order, axis, rank)
+    values = sh.gather(input, axis, index)
+    if not keepdim:
+        values, index = sh.squeeze(values, axis), sh.squeeze(index, axis)
+    return values_indices(values, index)
 
 
 @numpy_names
