@@ -287,7 +287,7 @@ def test_padding_layer_errors_name_the_problem():
 
 
 def test_max_pool3d_with_indices_round_trips_through_max_unpool3d():
-    x = bw.tensor(rng.standard_normal((2, 3, 4, 6, 4)).astype(np.float32))
+    x = bw.tensor(np.abs(rng.standard_normal((2, 3, 4, 6, 4))).astype(np.float32) + 0.1)  # maxima > 0
     out, idx = nn.MaxPool3d(2, return_indices=True)(x)
     assert idx.dtype == bw.int64 and tuple(idx.shape) == tuple(out.shape)
     back = nn.MaxUnpool3d(2)(out, idx)
