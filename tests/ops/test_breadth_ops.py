@@ -204,7 +204,8 @@ DIFFERENTIABLE = {
     "squeeze_": (lambda lib, x: (x * 1).squeeze_(1), [_data(3, 1, 2)], {}),
     "unsqueeze_": (lambda lib, x: (x * 1).unsqueeze_(-1), [_data(3, 2)], {}),
     # a CPU type: on a GPU the data goes to the host (as in torch), and back for the comparison
-    "type_double": (lambda lib, x: x.type(lib.DoubleTensor).to(x.device), [_data(2, 3)], {"gradcheck": False}),
+    "type_double": (lambda lib, x: x.type(lib.DoubleTensor).to(x.device), [_data(2, 3)],
+                    {"gradcheck": False}),
 }
 
 
