@@ -8,6 +8,7 @@ cells OK with torch, cells OK with brickwork, and brickwork's first failing cell
 
     python scripts/run_d2l.py /path/to/d2l-en.git [chapter_linear-regression ...] [--epochs 1]
 
+Cells that branch on d2lbook's ``tab.selected(...)`` see the PyTorch tab selected.
 Offline set-up: small synthetic Fashion-MNIST files are written where torchvision and d2l look
 (``../data/FashionMNIST/raw`` from the working folder); ``d2l.Trainer(max_epochs=...)`` is cut to
 ``--epochs`` for both runs. The d2l package is loaded from the snapshot's ``d2l/torch.py``. Where the
@@ -111,7 +112,8 @@ def place_synthetic_data(work: Path) -> None:
 
 
 STAND_INS = {
-    "IPython/__init__.py": "",
+    # matplotlib asks an imported IPython for its version and shell
+    "IPython/__init__.py": "version_info = (8, 0, 0)\n\ndef get_ipython():\n    return None\n",
     "IPython/display.py": "def display(*a, **k):\n    pass\n\ndef clear_output(*a, **k):\n    pass\n",
     "matplotlib_inline/__init__.py": "",
     "matplotlib_inline/backend_inline.py": "def set_matplotlib_formats(*a, **k):\n    pass\n",
@@ -160,6 +162,19 @@ def run_cell(source: str, filename: str, namespace: dict) -> None:
             print(repr(value))
 
 
+class PytorchTab:
+    """What d2lbook's ``tab`` module answers in the PyTorch tab: ``tab.selected('pytorch', ...)``
+    is true when 'pytorch' is among the names (cells branch on it)."""
+
+    @staticmethod
+    def selected(*names: str) -> bool:
+        return "pytorch" in names
+
+    @staticmethod
+    def interact_select(*args: object, **kwargs: object) -> None:
+        return None
+
+
 def move_random_streams(offset: int) -> None:
     """Seed every random stream differently from a plain run, explicit seeds included (``seed + offset``),
     so that a cell whose output depends on random draws prints something else."""
@@ -203,7 +218,7 @@ def child(mode: str, cells_dir: str, epochs: int, seed_offset: int = 0) -> None:
 
     d2l_torch.Trainer.__init__ = cut_init
     report = sys.stdout
-    namespace: dict = {"__name__": "__main__"}
+    namespace: dict = {"__name__": "__main__", "tab": PytorchTab()}
     for cell in sorted(Path(cells_dir).glob("cell_*.py")):
         printed = io.StringIO()
         try:
