@@ -199,6 +199,7 @@ class _MaxUnpoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`brickwork.save_model` stores)."""
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding}
 
 
