@@ -14,14 +14,16 @@ Two parts:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import sys
 
 import numpy as np
 import pytest
 
 import brickwork as bw
-from brickwork import nn
+from brickwork import _backend, nn
 from brickwork.nn import functional as F
 from gpu_env import gpu_fixture, to_host  # noqa: F401 - the fixture "gpu"
 from nn.test_layers_parity import CASES as LAYER_CASES
@@ -44,27 +46,31 @@ def _flat(out):
     return [o for item in out for o in _flat(item)] if isinstance(out, (tuple, list)) else []
 
 
-def _run(fn, arrays, device, grad, seed=0):
+def _run(fn, arrays, device, grad, seed=0, guard=contextlib.nullcontext):
     inputs = [bw.tensor(a, device=device, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
-    outs = _flat(fn(*inputs))
-    for o in outs:
-        assert o.device == device, f"an output is on {o.device}, expected {device}"
-    roots = [o for o in outs if o.requires_grad]
-    if roots:
-        rng = np.random.default_rng(seed)
-        seeds = [bw.tensor(rng.standard_normal(tuple(o.shape)).astype(np.float32), device=device).to(o.dtype)
-                 for o in roots]
-        bw.autograd.backward(roots, seeds)
+    rng = np.random.default_rng(seed)
+    with guard():
+        outs = _flat(fn(*inputs))
+        for o in outs:
+            assert o.device == device, f"an output is on {o.device}, expected {device}"
+        roots = [o for o in outs if o.requires_grad]
+        if roots:
+            seeds = [bw.tensor(rng.standard_normal(tuple(o.shape)).astype(np.float32), device=device)
+                     .to(o.dtype) for o in roots]
+            bw.autograd.backward(roots, seeds)
     grads = [None if t.grad is None else to_host(t.grad) for t in inputs]
     for t in inputs:
         assert t.grad is None or t.grad.device == device
     return [to_host(o) for o in outs], grads
 
 
-def agree(fn, arrays, grad=True, **tol):
+def agree(fn, arrays, grad=True, syncs=True, **tol):
+    """CPU and ``cuda:0`` give the same outputs and input gradients; with ``syncs=False`` the GPU run
+    (forward and backward) must not read device data into the host."""
     arrays = [np.asarray(a) for a in arrays]
     cpu_out, cpu_grads = _run(fn, arrays, CPU, grad)
-    gpu_out, gpu_grads = _run(fn, arrays, bw.device("cuda:0"), grad)
+    guard = contextlib.nullcontext if syncs else _backend.forbid_syncs
+    gpu_out, gpu_grads = _run(fn, arrays, bw.device("cuda:0"), grad, guard=guard)
     assert len(cpu_out) == len(gpu_out)
     for i, (c, g) in enumerate(zip(cpu_out, gpu_out)):
         assert (c.dtype, c.shape) == (g.dtype, g.shape), f"output {i}: {c.dtype}{c.shape}, {g.dtype}{g.shape}"
@@ -146,6 +152,12 @@ def test_op_agrees(case):
 @needs_gpu
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
 def test_layer_agrees(case):
+    _layer_agrees(case)
+
+
+def _layer_agrees(case, syncs=True):
+    """The layer's outputs and gradients agree on both devices; ``syncs=False``: its GPU forward and
+    backward read no device data into the host."""
     _, ctor, args, kwargs, shapes = case
     rng = np.random.default_rng(0)
     arrays = [rng.integers(0, 3, s[1:]) if isinstance(s, tuple) and s and s[0] == "idx"
@@ -159,11 +171,13 @@ def test_layer_agrees(case):
     outputs = {}
     for dev, model in ((CPU, layer), (bw.device("cuda:0"), twin)):
         ins = [bw.tensor(a, device=dev, requires_grad=a.dtype.kind == "f") for a in arrays]
-        outs = [o for o in _flat(model(*ins)) if o is not None]
-        total = sum(((o.float() * (i + 1)).sum() for i, o in enumerate(outs) if o.requires_grad),
-                    bw.zeros((), device=dev))
-        if total.requires_grad:
-            total.backward()
+        guard = _backend.forbid_syncs if dev.type == "cuda" and not syncs else contextlib.nullcontext
+        with guard():
+            outs = [o for o in _flat(model(*ins)) if o is not None]
+            total = sum(((o.float() * (i + 1)).sum() for i, o in enumerate(outs) if o.requires_grad),
+                        bw.zeros((), device=dev))
+            if total.requires_grad:
+                total.backward()
         outputs[dev.type] = ([to_host(o) for o in outs],
                              [to_host(p.grad) if p.grad is not None else None for p in model.parameters()],
                              [to_host(t.grad) if t.grad is not None else None for t in ins])
@@ -418,14 +432,19 @@ from nn.test_layers_breadth import CASES as BREADTH_LAYERS  # noqa: E402
 @needs_gpu
 @pytest.mark.parametrize("case", BREADTH_LAYERS, ids=[c[0] for c in BREADTH_LAYERS])
 def test_breadth_layer_agrees(case):
-    test_layer_agrees(case)
+    _layer_agrees(case, syncs=False)
+
+
+# max-mode bags given by offsets are padded to the longest bag, whose length is read from the device
+BREADTH_READS_DATA = {"embedding_bag-max"}
 
 
 @needs_gpu
 @pytest.mark.parametrize("case", BREADTH_OPS, ids=[c[0] for c in BREADTH_OPS])
 def test_breadth_function_agrees(case):
-    _, fn, _torch_fn, arrays = case
-    agree(fn, [np.asarray(a).astype(np.float32) if np.asarray(a).dtype.kind == "f" else a for a in arrays])
+    name, fn, _torch_fn, arrays = case
+    agree(fn, [np.asarray(a).astype(np.float32) if np.asarray(a).dtype.kind == "f" else a for a in arrays],
+          syncs=name in BREADTH_READS_DATA)
 
 
 def test_data_parallel_splits_the_batch_and_sums_gradients_into_the_module(gpu):
@@ -525,3 +544,269 @@ def test_higher_order_gradients_on_the_gpu_match_cpu(gpu, conv):
         assert (c is None) == (g is None)
         if c is not None:
             np.testing.assert_allclose(g, c, **TOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# op breadth and torch.linalg (issue 11): the oracle tables of tests/ops/test_breadth_ops.py on both
+# devices; an op reads device data into the host only where its result's size depends on the data
+
+from ops.test_breadth_ops import DIFFERENTIABLE as BREADTH_DIFFERENTIABLE  # noqa: E402
+from ops.test_breadth_ops import NONDIFFERENTIABLE as BREADTH_NONDIFFERENTIABLE  # noqa: E402
+
+# op -> why it reads device data (a declared host sync, as in PyTorch); every other op must not
+READS_DATA = {
+    **{name: "the result's size depends on the data" for name in (
+        "unique", "unique_inverse_counts", "unique_float", "unique_dim", "unique_consecutive",
+        "unique_consecutive_dim", "bincount", "bincount_weights_minlength")},
+    "histc_data_range": "min == max: the bins span the data's range, read from the device",
+}
+# x.type(LongTensor) converts to a CPU tensor, as in PyTorch (an explicit transfer); checked below
+TO_THE_HOST = {"type_double", "type_long", "type_string"}
+
+
+def _float32(arrays):
+    return [np.asarray(a).astype(np.float32) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+            for a in arrays]
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", [n for n in BREADTH_DIFFERENTIABLE if n not in TO_THE_HOST])
+def test_breadth_op_agrees(name):
+    fn, arrays, _options = BREADTH_DIFFERENTIABLE[name]
+    agree(functools.partial(fn, bw), _float32(arrays), syncs=name in READS_DATA)
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", [n for n in BREADTH_NONDIFFERENTIABLE if n not in TO_THE_HOST])
+def test_breadth_op_without_gradient_agrees(name):
+    fn, arrays = BREADTH_NONDIFFERENTIABLE[name]
+    agree(functools.partial(fn, bw), _float32(arrays), grad=False, syncs=name in READS_DATA)
+
+
+def test_legacy_type_conversions_choose_the_device_as_torch(gpu):
+    x = bw.tensor([[1.5, -2.0]], device="cuda:0", requires_grad=True)
+    assert x.type() == "torch.cuda.FloatTensor"
+    on_host = x.type(bw.LongTensor)  # a CPU type: the data comes to the host, as in PyTorch
+    assert on_host.device == CPU and on_host.dtype == bw.int64 and on_host.tolist() == [[1, -2]]
+    stays = x.type("torch.cuda.DoubleTensor")
+    assert stays.device == bw.device("cuda:0") and stays.dtype == bw.float64
+    stays.sum().backward()
+    assert x.grad.device == bw.device("cuda:0")
+# end op breadth
+
+
+# ---------------------------------------------------------------------------------------------
+# loss modules, optimisers, schedulers and distributions of issue 11 on the GPU
+
+from nn.test_layers_breadth import LOSSES as BREADTH_LOSSES  # noqa: E402
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", BREADTH_LOSSES, ids=[c[0] for c in BREADTH_LOSSES])
+def test_breadth_loss_module_agrees(case):
+    _, name, kwargs, arrays, grad_of = case
+
+    def loss(*xs):
+        device = xs[0].device
+        options = {k: bw.tensor(v.astype(np.float32), device=device) if isinstance(v, np.ndarray) else v
+                   for k, v in kwargs.items()}
+        inputs = [x if i in grad_of else x.detach() for i, x in enumerate(xs)]
+        return getattr(nn, name)(**options, reduction="none")(*inputs)
+
+    agree(loss, _float32(arrays), syncs=False)
+
+
+def _train_steps(device, make_optimizer, steps=3, closure_steps=False, guard=contextlib.nullcontext):
+    """A few steps of the small MLP on ``device`` (inside ``guard``); returns its parameters on the host,
+    the optimiser and the model."""
+    bw.manual_seed(1)
+    model = _mlp().to(device)
+    opt = make_optimizer(model.parameters())
+    rng = np.random.default_rng(3)
+    x = bw.tensor(rng.standard_normal((8, 6)).astype(np.float32), device=device)
+    y = bw.tensor(rng.integers(0, 3, 8), device=device)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    with guard():
+        for _ in range(steps):
+            if closure_steps:
+                opt.step(closure)
+            else:
+                closure()
+                opt.step()
+    return [to_host(p) for p in model.parameters()], opt, model
+
+
+BREADTH_OPTIMIZERS = [
+    ("NAdam", dict(lr=1e-2)), ("NAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=1e-2)), ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adamax", dict(lr=1e-2, weight_decay=0.1)), ("Adadelta", dict(lr=1.0, maximize=True)),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), BREADTH_OPTIMIZERS,
+                         ids=[f"{n}-{k}" for n, k in BREADTH_OPTIMIZERS])
+def test_breadth_optimizer_on_the_gpu_matches_cpu_without_host_syncs(gpu, name, kwargs):
+    def make(params):
+        return getattr(bw.optim, name)(params, **kwargs)
+
+    cpu_params, _, _ = _train_steps("cpu", make)
+    gpu_params, opt, model = _train_steps("cuda:0", make, guard=gpu.no_syncs)
+    for c, g in zip(cpu_params, gpu_params):
+        np.testing.assert_allclose(g, c, **TOL)
+    for p in model.parameters():
+        for key, value in opt.state[p].items():
+            if isinstance(value, bw.Tensor) and key not in ("step", "mu_product"):  # CPU scalars, as torch
+                assert value.device == bw.device("cuda:0"), key
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_on_the_gpu_matches_cpu(gpu, line_search_fn):
+    def make(params):
+        return bw.optim.LBFGS(params, lr=0.5, max_iter=6, history_size=4, line_search_fn=line_search_fn)
+
+    cpu_params, cpu_opt, cpu_model = _train_steps("cpu", make, steps=2, closure_steps=True)
+    gpu_params, gpu_opt, gpu_model = _train_steps("cuda:0", make, steps=2, closure_steps=True)
+    for c, g in zip(cpu_params, gpu_params):
+        np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-4)
+    state = gpu_opt.state[next(iter(gpu_model.parameters()))]
+    assert state["n_iter"] == cpu_opt.state[next(iter(cpu_model.parameters()))]["n_iter"]
+    assert state["d"].device == bw.device("cuda:0") and state["prev_flat_grad"].device == bw.device("cuda:0")
+    assert all(v.device == bw.device("cuda:0") for v in state["old_dirs"] + state["old_stps"])
+    # a checkpoint of the GPU state loads back onto the GPU
+    gpu_opt.load_state_dict(copy.deepcopy(gpu_opt.state_dict()))
+    assert gpu_opt.state[next(iter(gpu_model.parameters()))]["d"].device == bw.device("cuda:0")
+
+
+BREADTH_SCHEDULERS = {
+    "MultiplicativeLR": lambda o: bw.optim.lr_scheduler.MultiplicativeLR(o, lambda epoch: 0.9),
+    "ConstantLR": lambda o: bw.optim.lr_scheduler.ConstantLR(o, factor=0.5, total_iters=2),
+    "LinearLR": lambda o: bw.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=3),
+    "PolynomialLR": lambda o: bw.optim.lr_scheduler.PolynomialLR(o, total_iters=4, power=2.0),
+    "CosineAnnealingWarmRestarts": lambda o: bw.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2),
+    "CyclicLR": lambda o: bw.optim.lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2),
+    "SequentialLR": lambda o: bw.optim.lr_scheduler.SequentialLR(
+        o, [bw.optim.lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=2),
+            bw.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)], milestones=[2]),
+}
+
+
+@pytest.mark.parametrize("name", list(BREADTH_SCHEDULERS))
+def test_breadth_scheduler_drives_a_gpu_optimizer_without_host_syncs(gpu, name):
+    history = {}
+    for device in ("cpu", "cuda:0"):
+        bw.manual_seed(1)
+        model = _mlp().to(device)
+        opt = bw.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sched = BREADTH_SCHEDULERS[name](opt)
+        x = bw.ones(4, 6, device=device)
+        lrs, moments = [], []
+        guard = gpu.no_syncs() if device != "cpu" else contextlib.nullcontext()
+        with guard:
+            for _ in range(5):
+                opt.zero_grad()
+                model(x).square().mean().backward()
+                opt.step()
+                sched.step()
+                lrs.append(opt.param_groups[0]["lr"])
+                moments.append(opt.param_groups[0]["momentum"])
+        history[device] = (lrs, moments, [to_host(p) for p in model.parameters()])
+    assert history["cpu"][:2] == history["cuda:0"][:2]
+    for c, g in zip(history["cpu"][2], history["cuda:0"][2]):
+        np.testing.assert_allclose(g, c, **TOL)
+
+
+_DIST_RNG = np.random.default_rng(4)
+_LOC, _SCALE = _DIST_RNG.standard_normal((3, 4)), _DIST_RNG.uniform(0.5, 2.0, (4,))
+_LOGITS, _PROBS = _DIST_RNG.standard_normal((3, 5)), _DIST_RNG.uniform(0.05, 0.9, (3, 5))
+_COUNTS = np.array([[2, 0, 2, 0, 0], [0, 1, 1, 1, 1], [4, 0, 0, 0, 0]], dtype=np.float32)
+
+
+def _dist_values(dist, value):
+    return [dist.log_prob(value), dist.entropy(), dist.mean, dist.variance]
+
+
+BREADTH_DISTRIBUTIONS = {
+    "Normal": (lambda loc, scale: _dist_values(bw.distributions.Normal(loc, scale, validate_args=False),
+                                               loc.detach() * 0.5 + 0.3), [_LOC, _SCALE]),
+    "Uniform": (lambda low, width: _dist_values(
+        bw.distributions.Uniform(low, low + width, validate_args=False),
+        low.detach() + 0.25 * width.detach()), [_LOC, _SCALE]),
+    "Bernoulli-probs": (lambda p: _dist_values(bw.distributions.Bernoulli(probs=p, validate_args=False),
+                                               (p.detach() > 0.5).float()), [_PROBS]),
+    "Bernoulli-logits": (lambda z: _dist_values(bw.distributions.Bernoulli(logits=z, validate_args=False),
+                                                (z.detach() > 0).float()), [_LOGITS]),
+    "Categorical-probs": (lambda p: _dist_values(bw.distributions.Categorical(probs=p, validate_args=False),
+                                                 p.detach().argmax(-1)), [_PROBS]),
+    "Categorical-logits": (lambda z: _dist_values(bw.distributions.Categorical(logits=z, validate_args=False),
+                                                  z.detach().argmin(-1)), [_LOGITS]),
+    "Multinomial-probs": (lambda p: _dist_values(
+        bw.distributions.Multinomial(4, probs=p, validate_args=False), bw.tensor(_COUNTS, device=p.device)),
+        [_PROBS]),
+    "Multinomial-logits": (lambda z: _dist_values(
+        bw.distributions.Multinomial(3, logits=z, validate_args=False),
+        F.one_hot(z.detach().argmax(-1), 5).float() * 3), [_LOGITS]),
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", list(BREADTH_DISTRIBUTIONS))
+def test_breadth_distribution_agrees(name):
+    """log_prob, entropy, mean and variance (and their gradients to the parameters), without host syncs."""
+    fn, arrays = BREADTH_DISTRIBUTIONS[name]
+    agree(fn, _float32(arrays), syncs=False)
+
+
+def test_breadth_distributions_sample_on_the_gpu(gpu):
+    dev = bw.device("cuda:0")
+    loc = bw.tensor(_LOC.astype(np.float32), device=dev, requires_grad=True)
+    scale = bw.tensor(_SCALE.astype(np.float32), device=dev, requires_grad=True)
+    probs = bw.tensor(_PROBS.astype(np.float32), device=dev)
+    d = bw.distributions
+    with gpu.no_syncs():
+        normal = d.Normal(loc, scale, validate_args=False).rsample((2,))
+        uniform = d.Uniform(loc, loc + scale, validate_args=False).rsample()
+        (normal.sum() + uniform.sum()).backward()
+        draws = {
+            "bernoulli": d.Bernoulli(probs=probs, validate_args=False).sample((2,)),
+            "categorical": d.Categorical(probs=probs, validate_args=False).sample((7,)),
+            "multinomial": d.Multinomial(5, probs=probs, validate_args=False).sample(),
+        }
+    assert normal.device == dev and tuple(normal.shape) == (2, 3, 4) and normal.dtype == bw.float32
+    assert loc.grad.device == dev and scale.grad.device == dev
+    np.testing.assert_allclose(to_host(loc.grad), np.full((3, 4), 3.0))  # d/dloc: 2 draws + 1 draw
+    assert uniform.device == dev and (to_host(uniform) >= _LOC - 1e-6).all()
+    shapes = {"bernoulli": (2, 3, 5), "categorical": (7, 3), "multinomial": (3, 5)}
+    for key, value in draws.items():
+        assert value.device == dev and tuple(value.shape) == shapes[key], key
+    assert draws["categorical"].dtype == bw.int64
+    np.testing.assert_array_equal(to_host(draws["multinomial"]).sum(-1), 5.0)
+
+
+def test_transformer_decoder_with_masks_agrees_without_host_syncs(gpu):
+    bw.manual_seed(0)
+    layer = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    decoder = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8)).eval()
+    twin = copy.deepcopy(decoder).to("cuda:0")
+    rng = np.random.default_rng(5)
+    tgt, memory = (rng.standard_normal(shape).astype(np.float32) for shape in ((2, 4, 8), (2, 5, 8)))
+    results = []
+    for dev, model in ((CPU, decoder), (bw.device("cuda:0"), twin)):
+        mask = nn.Transformer.generate_square_subsequent_mask(4, device=dev)
+        tgt_pad = bw.tensor([[False, False, False, True], [False] * 4], device=dev)
+        mem_pad = bw.tensor([[False] * 5, [False, False, False, True, True]], device=dev)
+        t = bw.tensor(tgt, device=dev, requires_grad=True)
+        guard = gpu.no_syncs() if dev.type == "cuda" else contextlib.nullcontext()
+        with guard:
+            out = model(t, bw.tensor(memory, device=dev), tgt_mask=mask, tgt_key_padding_mask=tgt_pad,
+                        memory_key_padding_mask=mem_pad)
+            out.sum().backward()
+        results.append([to_host(out), to_host(t.grad)] + [to_host(p.grad) for p in model.parameters()])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, **TOL)
+# end issue-11 programs

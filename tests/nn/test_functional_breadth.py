@@ -72,6 +72,25 @@ _case("conv3d", lambda L: lambda x, w, b: L.conv3d(x, w, b, stride=(1, 2, 1), pa
 _case("conv3d-groups-dilation", lambda L: lambda x, w: L.conv3d(x, w, groups=2, dilation=(2, 1, 1)),
       [_x(1, 4, 5, 4, 4), _x(2, 2, 2, 2, 2)])
 _case("max_pool3d", lambda L: lambda x: L.max_pool3d(x, 2, stride=(1, 2, 2), padding=1), [_x(2, 2, 4, 5, 5)])
+_case("max_pool3d-indices", lambda L: lambda x: L.max_pool3d(x, 3, stride=2, padding=1, ceil_mode=True,
+                                                           return_indices=True), [_x(2, 2, 5, 6, 5)])
+_case("max_pool3d-indices-unbatched-dilation", lambda L: lambda x: L.max_pool3d(
+    x, (2, 2, 3), stride=1, dilation=(2, 1, 1), return_indices=True), [_x(3, 5, 4, 5)])
+_case("max_unpool1d", lambda L: lambda x: L.max_unpool1d(*L.max_pool1d(x, 3, 2, 1, return_indices=True), 3, 2,
+                                                         1, output_size=(9,)), [_x(2, 3, 9)])
+_case("max_unpool2d", lambda L: lambda x: L.max_unpool2d(*L.max_pool2d(x, 2, return_indices=True), 2),
+      [_x(2, 3, 4, 6)])
+_case("max_unpool2d-output-size-unbatched", lambda L: lambda x: L.max_unpool2d(
+    *L.max_pool2d(x, 2, return_indices=True), 2, output_size=(5, 7)), [_x(3, 5, 7)])
+_case("max_unpool3d", lambda L: lambda x: L.max_unpool3d(
+    *L.max_pool3d(x, 3, 2, 1, return_indices=True), 3, 2, 1, output_size=[2, 2, 7, 6, 5]),
+      [_x(2, 2, 7, 6, 5)])
+_case("interpolate-nearest-downsample", lambda L: lambda x: L.interpolate(x, scale_factor=0.4),
+      [_x(2, 3, 7, 9)])
+_case("interpolate-bilinear-downsample", lambda L: lambda x: L.interpolate(x, size=(3, 4), mode="bilinear"),
+      [_x(2, 3, 7, 9)])
+_case("interpolate-bilinear-downsample-ac", lambda L: lambda x: L.interpolate(
+    x, scale_factor=(0.5, 0.7), mode="bilinear", align_corners=True), [_x(2, 3, 7, 9)])
 _case("avg_pool3d", lambda L: lambda x: L.avg_pool3d(x, (2, 3, 2), padding=(1, 1, 0),
                                                    count_include_pad=False), [_x(2, 2, 4, 5, 4)])
 _case("instance_norm", lambda L: lambda x, w, b: L.instance_norm(x, weight=w, bias=b),
@@ -114,7 +133,9 @@ for _mode in ("sum", "mean", "max"):
 _case("embedding_bag-2d-per-sample-weights", lambda L: lambda w, psw: L.embedding_bag(
     _like(L, _BAG.reshape(2, 3), w), w, mode="sum", per_sample_weights=psw), [_x(7, 3), _x(2, 3)])
 
-GRADCHECK_SKIP = {"interpolate-nearest-empty-batch"}
+# overlapping windows can pick one element twice: unpooling writes it once but its gradient (a gather,
+# PyTorch's too) counts it twice, so central differences disagree by design there
+GRADCHECK_SKIP = {"interpolate-nearest-empty-batch", "max_unpool1d", "max_unpool3d"}
 
 
 @pytest.mark.parametrize("case", OP_CASES, ids=[c[0] for c in OP_CASES])
@@ -154,3 +175,36 @@ def test_interpolate_keeps_integer_nearest_and_upsample_aliases():
     expected = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)
     np.testing.assert_array_equal(F.upsample_bilinear(y, scale_factor=2).numpy(), expected.numpy())
     assert isinstance(nn.Upsample(scale_factor=2), nn.Module)
+
+
+def test_max_pool3d_indices_pick_ties_and_nans_as_torch():
+    """Among equal maxima the first in (d, h, w) order, among NaNs the last; gradients follow the index."""
+    x = np.round(rng.standard_normal((2, 2, 5, 6, 5)), 0)  # many ties
+    x[0, 0, 1, 2, 3] = x[1, 1, 4, 0, 0] = x[1, 1, 4, 1, 1] = np.nan
+    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+                   dict(kernel_size=(3, 2, 2))):
+        bt, tt = bw.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (b_out, b_idx), (t_out, t_idx) = (F.max_pool3d(bt, return_indices=True, **kwargs),
+                                          TF.max_pool3d(tt, return_indices=True, **kwargs))
+        np.testing.assert_array_equal(b_idx.numpy(), t_idx.numpy())
+        np.testing.assert_array_equal(b_out.detach().numpy(), t_out.detach().numpy())
+        F.max_pool3d(bt, **kwargs).sum().backward()
+        TF.max_pool3d(tt, **kwargs).sum().backward()
+        np.testing.assert_array_equal(bt.grad.numpy(), tt.grad.numpy())
+
+
+def test_max_unpool_layers_and_errors():
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    x = bw.tensor(rng.standard_normal((1, 2, 5, 5)))
+    out, idx = pool(x)
+    assert tuple(unpool(out, idx, output_size=x.shape).shape) == (1, 2, 5, 5)
+    with pytest.raises(RuntimeError, match="an index is out of range for an output of 16 elements"):
+        unpool(out, idx)  # the default size (4, 4) cannot hold positions of a 5x5 input (as in torch)
+    out, idx = pool(x[..., :4, :4])
+    assert tuple(unpool(out, idx).shape) == (1, 2, 4, 4)
+    with pytest.raises(ValueError, match="dimension 0 must be between 2 and 6"):
+        unpool(out, idx, output_size=(6, 5))
+    with pytest.raises(RuntimeError, match="indices must be a tensor of the input's shape"):
+        unpool(out, idx[:, :1])
+    with pytest.raises(RuntimeError, match="an index is out of range for an output of 16 elements"):
+        F.max_unpool2d(out, idx + 20, 2)

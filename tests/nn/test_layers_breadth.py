@@ -62,6 +62,8 @@ CASES = [
     ("maxpool3d", "MaxPool3d", (2,), {}, [(2, 3, 4, 6, 4)]),
     ("maxpool3d_pad_ceil", "MaxPool3d", (3,), dict(stride=2, padding=1, ceil_mode=True), [(2, 2, 7, 6, 5)]),
     ("maxpool3d_dilation", "MaxPool3d", ((2, 3, 2),), dict(stride=1, dilation=(1, 2, 1)), [(3, 6, 7, 5)]),
+    ("maxpool3d_indices", "MaxPool3d", (3,), dict(stride=2, padding=1, return_indices=True),
+     [(2, 2, 5, 6, 4)]),
     ("avgpool3d", "AvgPool3d", (2,), {}, [(2, 3, 4, 6, 4)]),
     ("avgpool3d_pad_ceil", "AvgPool3d", (3,), dict(stride=2, padding=1, ceil_mode=True), [(2, 2, 7, 6, 5)]),
     ("avgpool3d_exclude_pad", "AvgPool3d", (3,),
@@ -148,6 +150,10 @@ REPR_ONLY = [
     ("Conv3d", (2, 4, (1, 2, 3)), dict(stride=2, padding=1, groups=2, bias=False)),
     ("MaxPool3d", (3,), dict(stride=1, padding=1, dilation=2, ceil_mode=True)),
     ("AvgPool3d", ((2, 3, 1),), {}),
+    ("MaxPool3d", (2,), dict(return_indices=True)),
+    ("MaxUnpool1d", (3,), dict(stride=2, padding=1)),
+    ("MaxUnpool2d", (2,), {}),
+    ("MaxUnpool3d", ((2, 3, 1),), dict(stride=1)),
     ("Fold", ((4, 5), 2), dict(dilation=2, padding=1)),
     ("TripletMarginLoss", (), dict(margin=2.0, p=1, swap=True)),
     ("MultiMarginLoss", (), dict(p=2, weight=None)),
@@ -280,9 +286,13 @@ def test_padding_layer_errors_name_the_problem():
         nn.ReflectionPad1d(3)(bw.ones(1, 2, 3))
 
 
-def test_max_pool3d_without_indices_says_so():
-    with pytest.raises(NotImplementedError, match="return_indices"):
-        nn.MaxPool3d(2, return_indices=True)(bw.ones(1, 1, 2, 2, 2))
+def test_max_pool3d_with_indices_round_trips_through_max_unpool3d():
+    x = bw.tensor(np.abs(rng.standard_normal((2, 3, 4, 6, 4))).astype(np.float32) + 0.1)  # maxima > 0
+    out, idx = nn.MaxPool3d(2, return_indices=True)(x)
+    assert idx.dtype == bw.int64 and tuple(idx.shape) == tuple(out.shape)
+    back = nn.MaxUnpool3d(2)(out, idx)
+    assert tuple(back.shape) == tuple(x.shape)
+    np.testing.assert_array_equal(nn.MaxPool3d(2)(back).numpy(), out.numpy())
 
 
 # -- losses (module forms; targets of their own kinds) -----------------------------------------

@@ -137,11 +137,28 @@ def test_using_pending_values_names_the_path():
     with pytest.raises(nn.UninitializedParameterError, match=r"'0\.weight'.*forward pass"):
         net.state_dict()
     with pytest.raises(nn.UninitializedParameterError, match="weight"):
-        net[2].weight.data
+        net[2].weight.data.sum()
     with pytest.raises(nn.UninitializedParameterError):
         net[2].weight.detach().numpy()
     with pytest.raises(nn.UninitializedParameterError):
         net[0].weight * 2
+
+
+def test_initialisers_through_data_of_a_pending_parameter_are_replayed():
+    """d2l's ``self.net = nn.LazyLinear(1); self.net.weight.data.normal_(0, 0.01)``."""
+    layer = nn.LazyLinear(2)
+    assert layer.weight.data.normal_(0.0, 0.01) is not None
+    layer.bias.data.fill_(0.5)
+    with pytest.raises(nn.UninitializedParameterError, match="read through .data"):
+        layer.weight.data.shape
+    layer(bw.ones(3, 4))
+    assert bw.allclose(layer.bias, bw.full((2,), 0.5))
+    assert float(layer.weight.abs().max()) < 0.1  # N(0, 0.01), not the default U(-1/2, 1/2)
+    zeroed = nn.LazyLinear(3)
+    zeroed.weight.data.uniform_(-1.0, 1.0)
+    zeroed.weight.data.zero_()
+    zeroed(bw.ones(1, 2))
+    assert not zeroed.weight.detach().numpy().any()
 
 
 def test_early_use_inside_a_forward_names_the_path():

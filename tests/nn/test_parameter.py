@@ -61,7 +61,8 @@ def test_pending_parameter_protocol():
     assert p.is_pending and nn.is_pending(p) and p.template == (4, None)
     assert p.dtype == bw.float32 and p.device == bw.device("cpu")
     assert "UninitializedParameter" in repr(p)
-    for use in (lambda: p + 1, lambda: p.shape, lambda: p.data, lambda: p.detach().numpy(), lambda: p.sum()):
+    for use in (lambda: p + 1, lambda: p.shape, lambda: p.data + 1, lambda: p.data.numpy(),
+                lambda: p.detach().numpy(), lambda: p.sum()):
         with pytest.raises(nn.UninitializedParameterError):
             use()
     with pytest.raises(RuntimeError, match="does not fit"):

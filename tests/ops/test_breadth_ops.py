@@ -36,7 +36,7 @@ def _well_conditioned(*shape):
 def _sym_pd(lib, x):
     """A symmetric positive-definite matrix from any square ``x`` (gradcheck sees the whole of x)."""
     n = x.shape[-1]
-    return x @ x.transpose(-1, -2) + n * lib.eye(n, dtype=x.dtype)
+    return x @ x.transpose(-1, -2) + n * lib.eye(n, dtype=x.dtype, device=x.device)
 
 
 def _weights(k):
@@ -184,26 +184,53 @@ DIFFERENTIABLE = {
     "norm_vector_dim": (lambda lib, x: lib.linalg.norm(x, dim=1), [_data(3, 4)], {}),
     "norm_matrix_dims": (lambda lib, x: lib.linalg.norm(x, ord=2, dim=(1, 2)), [_data(2, 3, 4)], {}),
     "norm_vector_ord": (lambda lib, x: lib.linalg.norm(x, ord=0.5), [_data(4, low=0.2)], {}),
+    # NaN-aware order statistics
+    "nanmedian": (lambda lib, x: lib.nanmedian(x), [np.array([2.0, np.nan, -1.0, 0.5, 3.0])], {}),
+    "nanmedian_dim": (lambda lib, x: x.nanmedian(1), [np.array([[1.0, np.nan, 0.3], [np.nan, np.nan, 2.0]])],
+                      {}),
+    "nanquantile": (lambda lib, x: lib.nanquantile(x, 0.3, dim=0),
+                    [np.array([[1.0, np.nan], [2.0, 5.0], [-1.0, np.nan], [0.5, 3.0]])], {}),
+    # in-place index ops on a computed tensor (the gradient reaches through them)
+    "scatter_": (lambda lib, x, s, i: (x * 1).scatter_(1, i, s), [_data(3, 4), _data(3, 2),
+                                                                   np.array([[0, 3], [1, 2], [2, 0]])], {}),
+    "scatter_value": (lambda lib, x, i: (x * 1).scatter_(0, i, 2.5), [_data(3, 4), np.array([[2, 0, 1, 2]])],
+                      {}),
+    "index_add_": (lambda lib, x, s, i: (x * 1).index_add_(0, i, s, alpha=2.0),
+                   [_data(4, 3), _data(3, 3), np.array([3, 0, 3])], {}),
+    "index_add": (lambda lib, x, s, i: lib.index_add(x, 1, i, s),
+                  [_data(2, 4), _data(2, 2), np.array([1, 1])], {}),
+    "tril_": (lambda lib, x: (x * 1).tril_(1), [_data(3, 4)], {}),
+    "triu_": (lambda lib, x: (x * 1).triu_(-1), [_data(2, 3, 3)], {}),
+    "squeeze_": (lambda lib, x: (x * 1).squeeze_(1), [_data(3, 1, 2)], {}),
+    "unsqueeze_": (lambda lib, x: (x * 1).unsqueeze_(-1), [_data(3, 2)], {}),
+    # a CPU type: on a GPU the data goes to the host (as in torch), and back for the comparison
+    "type_double": (lambda lib, x: x.type(lib.DoubleTensor).to(x.device), [_data(2, 3)],
+                    {"gradcheck": False}),
 }
 
 
 def _eigh_invariant(lib, a, uplo="L"):
     """Eigenvalues, and eigenvector products that do not depend on each vector's sign."""
     values, vectors = lib.linalg.eigh(a, UPLO=uplo)
-    w = lib.tensor(_weights(values.shape[-1]), dtype=a.dtype)
+    w = lib.tensor(_weights(values.shape[-1]), dtype=a.dtype, device=a.device)
     return values, vectors * vectors, (vectors * w) @ vectors.transpose(-1, -2)
 
 
 def _svd_invariant(lib, a):
     """``S``, and ``U diag(w) Vh`` with fixed weights (unchanged when a vector pair flips sign)."""
     u, s, vh = lib.linalg.svd(a, full_matrices=False)
-    w = lib.tensor(_weights(s.shape[-1]), dtype=a.dtype)
+    w = lib.tensor(_weights(s.shape[-1]), dtype=a.dtype, device=a.device)
     return s, (u * w) @ vh
 
 
 def _svd_legacy_invariant(lib, a):
     u, s, v = lib.svd(a)
     return s, (u * s) @ v.transpose(-1, -2)
+
+
+def _cast(arrays, dtype):
+    """The float arrays in ``dtype``; index arrays stay integers."""
+    return [np.asarray(a).astype(dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a) for a in arrays]
 
 
 @pytest.mark.parametrize("name", list(DIFFERENTIABLE))
@@ -228,9 +255,63 @@ def test_differentiable_op(name, device):
     bw_fn, torch_fn = functools.partial(call, bw), functools.partial(call, torch)
     for dt in (np.float32, np.float64):
         tol = {"rtol": rtol_f64} if dt is np.float64 and rtol_f64 else {}
-        check_against_torch(bw_fn, torch_fn, [np.asarray(a).astype(dt) for a in arrays], device,
-                            grad=torch_grad, **tol)
+        check_against_torch(bw_fn, torch_fn, _cast(arrays, dt), device, grad=torch_grad, **tol)
     finite = all(np.isfinite(np.asarray(a)).all() for a in arrays)
     if gradcheck and finite and any(np.asarray(a).size for a in arrays):
         gradcheck_arrays(bw_fn, arrays, device)
 
+
+
+_INTS = np.array([3, 1, 3, 0, 7, 1, 1, 2])
+_SORTED = np.array([-1.5, -0.5, 0.0, 0.0, 1.0, 2.5])
+
+# ops without a gradient (counting, searching, sets, index grids), compared for values and dtypes;
+# name: (fn(lib, *tensors), arrays)
+NONDIFFERENTIABLE = {
+    "unique": (lambda lib, x: lib.unique(x), [_INTS]),
+    "unique_inverse_counts": (lambda lib, x: lib.unique(x, return_inverse=True, return_counts=True),
+                              [_INTS.reshape(2, 4)]),
+    "unique_float": (lambda lib, x: x.unique(), [np.array([0.5, -1.0, 0.5, 2.0])]),
+    "unique_dim": (lambda lib, x: lib.unique(x, dim=0, return_inverse=True, return_counts=True),
+                   [np.array([[1, 2], [0, 5], [1, 2], [0, 4]])]),
+    "unique_consecutive": (lambda lib, x: lib.unique_consecutive(x, return_inverse=True, return_counts=True),
+                           [np.array([1, 1, 2, 2, 3, 1, 1, 2])]),
+    "unique_consecutive_dim": (lambda lib, x: x.unique_consecutive(dim=1),
+                               [np.array([[1, 1, 2, 2], [0, 0, 3, 3]])]),
+    "bincount": (lambda lib, x: lib.bincount(x), [_INTS]),
+    "bincount_weights_minlength": (lambda lib, x, w: x.bincount(w, minlength=10),
+                                   [_INTS, np.linspace(0.5, 4.0, 8)]),
+    "histc": (lambda lib, x: lib.histc(x, bins=5, min=-1, max=1), [_data(20)]),
+    "histc_data_range": (lambda lib, x: x.histc(bins=4), [_data(3, 5)]),
+    "searchsorted": (lambda lib, s, v: lib.searchsorted(s, v), [_SORTED, np.array([0.0, -3.0, 1.5, 9.0])]),
+    "searchsorted_right_int32": (lambda lib, s, v: lib.searchsorted(s, v, right=True, out_int32=True),
+                                 [_SORTED, np.array([[0.0, 2.5], [-0.5, 1.0]])]),
+    "searchsorted_batched_side": (lambda lib, s, v: lib.searchsorted(s, v, side="right"),
+                                  [np.sort(_data(2, 5), axis=1), _data(2, 3)]),
+    "bucketize": (lambda lib, v, b: lib.bucketize(v, b), [np.array([[0.0, -3.0], [1.5, 9.0]]), _SORTED]),
+    "bucketize_right": (lambda lib, v, b: lib.bucketize(v, b, right=True),
+                        [np.array([0.0, 1.0, 2.6]), _SORTED]),
+    "isin": (lambda lib, e, t: lib.isin(e, t), [_INTS.reshape(2, 4), np.array([1, 7, 9])]),
+    "isin_invert": (lambda lib, e, t: lib.isin(e, t, invert=True), [_INTS, np.array([3, 0])]),
+    "heaviside": (lambda lib, x, v: lib.heaviside(x, v), [np.array([-1.0, 0.0, 2.0, 0.0]),
+                                                          np.array([0.5, 0.25, 0.5, 1.0])]),
+    "heaviside_method": (lambda lib, x, v: x.heaviside(v), [np.array([[0.0, -2.0], [3.0, 0.0]]),
+                                                            np.array([0.5])]),
+    "tril_indices": (lambda lib, x: lib.tril_indices(4, 3, 1, device=x.device), [_data(1)]),
+    "triu_indices": (lambda lib, x: lib.triu_indices(3, 5, -1, device=x.device), [_data(1)]),
+    "scatter_reduce_multiply": (lambda lib, x, s, i: x.clone().scatter_(1, i, s, reduce="multiply"),
+                                [_data(2, 4), _data(2, 2), np.array([[0, 0], [3, 1]])]),
+    "scatter_reduce_add": (lambda lib, x, s, i: x.clone().scatter_(0, i, s, reduce="add"),
+                           [_data(3, 2), _data(2, 2), np.array([[1, 1], [1, 0]])]),
+    "type_long": (lambda lib, x: x.type(lib.LongTensor), [_data(2, 3, low=-5, high=5)]),
+    "type_string": (lambda lib, x: x.type("torch.IntTensor"), [_data(4, low=-5, high=5)]),
+}
+
+
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
+@pytest.mark.parametrize("name", list(NONDIFFERENTIABLE))
+def test_nondifferentiable_op(name, device):
+    fn, arrays = NONDIFFERENTIABLE[name]
+    bw_fn, torch_fn = functools.partial(fn, bw), functools.partial(fn, torch)
+    for dt in (np.float32, np.float64):
+        check_against_torch(bw_fn, torch_fn, _cast(arrays, dt), device, grad=False)

@@ -28,10 +28,8 @@ def _clamp_probs(probs: Tensor) -> Tensor:
 
 
 def _lgamma_const(t: Tensor) -> Tensor:
-    """``lgamma`` of a tensor of counts (no gradient: counts are data)."""
-    host = np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
-    values = np.asarray(np.frompyfunc(math.lgamma, 1, 1)(host), dtype=np.float64)
-    return bw.tensor(values, dtype=t.dtype, device=t.device)
+    """``lgamma`` of a tensor of counts (no gradient: counts are data), on the tensor's device."""
+    return bw.lgamma(t.detach())
 
 
 class Bernoulli(Distribution):

@@ -89,6 +89,7 @@ __all__ = [
     "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
     "multilabel_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
     "cosine_embedding_loss", "poisson_nll_loss", "gaussian_nll_loss",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
 ]
 
 # nn breadth (issue 11): resampling, 3-D conv/pool, unfold/fold, norms, bags, more losses
@@ -117,6 +118,7 @@ from brickwork.ops.resample import (  # noqa: E402
     upsample_bilinear,
     upsample_nearest,
 )
+from brickwork.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d  # noqa: E402
 
 # end nn breadth
 

@@ -98,6 +98,52 @@ class _PendingArray:
         return f"<pending {self.kind} of shape {self.template}>"
 
 
+class _PendingData:
+    """``.data`` of a pending tensor: its in-place initialisers (``normal_``, ``uniform_``, ``fill_``,
+    ``zero_``) are recorded and replayed once the shape is known, as ``nn.init`` on a pending tensor
+    is (``self.net = nn.LazyLinear(1); self.net.weight.data.normal_(0, 0.01)`` initialises the
+    weight when it is created; PyTorch drops such a call silently). Any other use raises
+    :class:`UninitializedParameterError`."""
+
+    __slots__ = ("_tensor",)
+
+    def __init__(self, tensor: Any) -> None:
+        self._tensor = tensor
+
+    def _defer(self, name: str, *args: Any, **kwargs: Any) -> _PendingData:
+        from brickwork.nn import init  # noqa: PLC0415 - init imports this module
+
+        getattr(init, name)(self._tensor, *args, **kwargs)  # pending: recorded, not run
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> _PendingData:
+        return self._defer("normal_", mean, std, generator=generator)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> _PendingData:
+        return self._defer("uniform_", a, b, generator=generator)
+
+    def fill_(self, value: float) -> _PendingData:
+        return self._defer("constant_", float(value))
+
+    def zero_(self) -> _PendingData:
+        return self._defer("zeros_")
+
+    def __getattr__(self, name: str) -> Any:
+        raise UninitializedParameterError(self._tensor, f"read through .data (.data.{name})")
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise UninitializedParameterError(self._tensor, "read through .data")
+
+    __getitem__ = __setitem__ = __iter__ = __len__ = __float__ = __int__ = __bool__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail
+    __matmul__ = __rmatmul__ = __pow__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = _fail
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = _fail
+    __array__ = _fail
+
+    def __repr__(self) -> str:
+        return f"<data of a pending {getattr(self._tensor._data, 'kind', 'tensor')}>"
+
+
 def is_pending(t: Any) -> bool:
     """True for a Parameter or Buffer whose shape is not known yet."""
     return isinstance(t, Tensor) and type(t._data) is _PendingArray
@@ -194,10 +240,12 @@ class _Deferrable:
             data.name, data.owner = name, owner
 
     @property
-    def data(self) -> Tensor:
-        """The same storage without history (:attr:`Tensor.data`); a pending tensor has none: raises."""
+    def data(self) -> Any:
+        """The same storage without history (:attr:`Tensor.data`); on a pending parameter, a stand-in
+        whose in-place fills (``normal_``, ``uniform_``, ``fill_``, ``zero_``) are recorded and
+        applied when the shape is known."""
         if type(self._data) is _PendingArray:
-            raise UninitializedParameterError(self, "read through .data")
+            return _PendingData(self)
         return Tensor.data.fget(self)  # type: ignore[attr-defined]
 
     @data.setter

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from brickwork import _traced
-from brickwork.autograd import Function
+from brickwork.autograd import Function, _wrap
 from brickwork.ops import pool
 from brickwork.ops import shape as sh
 from brickwork.ops._util import int_tuple
@@ -217,25 +217,51 @@ def _along(x: Tensor, axis: int, fn: Any) -> Tensor:
     return sh.movedim(out.reshape(*lead, out._data.shape[-1]), -1, axis)
 
 
+def _max_along(x: Tensor, axis: int, kernel: int, stride: int, padding: int, dilation: int,
+               ceil_mode: bool) -> tuple[Tensor, Any]:
+    """1-D max pooling of one axis of ``x``: the maxima, and (an array) each one's position on that axis."""
+    moved = sh.movedim(x, axis, -1)
+    lead = moved._data.shape[:-1]
+    out, index = pool.max_pool2d(moved.reshape(-1, 1, 1, moved._data.shape[-1]), (1, kernel), (1, stride),
+                                 (0, padding), (1, dilation), ceil_mode, return_indices=True)
+    size = out._data.shape[-1]
+    xp = x._device.xp
+    return (sh.movedim(out.reshape(*lead, size), -1, axis),
+            xp.moveaxis(index._data.reshape(*lead, size), -1, axis))
+
+
 def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over ``(kd, kh, kw)`` windows of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``).
+
+    The window is reduced one axis at a time, innermost (W) first, so among equal maxima the first in
+    ``(d, h, w)`` order wins (and among NaNs the last), as in PyTorch; ``return_indices=True`` also
+    returns PyTorch's flat ``d * H * W + h * W + w`` positions in the unpadded input.
 
     >>> import brickwork as bw
     >>> max_pool3d(bw.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
     [7.0]
+    >>> max_pool3d(bw.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)[1].flatten().tolist()
+    [7]
     """
     op = "max_pool3d"
-    if return_indices:
-        raise NotImplementedError(f"{op}: return_indices=True is not provided by brickwork")
     kernel, stride, padding = _pool_axes(op, input, kernel_size, stride, padding)
     dilation = int_tuple(dilation, 3, "dilation", op)
     out = input
-    for k in range(3):
+    positions: list[Any] = [None, None, None]  # per axis (d, h, w): the winner's coordinate
+    xp = input._device.xp
+    for k in (2, 1, 0):
         axis = out._data.ndim - 3 + k
-        out = _along(out, axis, lambda t, k=k: pool.max_pool2d(
-            t, (1, kernel[k]), (1, stride[k]), (0, padding[k]), (1, dilation[k]), ceil_mode))
-    return out
+        out, position = _max_along(out, axis, kernel[k], stride[k], padding[k], dilation[k], ceil_mode)
+        # the inner coordinates found so far belong to the rows this reduction picked
+        for inner in range(k + 1, 3):
+            positions[inner] = xp.take_along_axis(positions[inner], position, axis=axis)
+        positions[k] = position
+    if not return_indices:
+        return out
+    depth, height, width = input._data.shape[-3:]
+    d, h, w = positions
+    return out, _wrap((d * height + h) * width + w, input._device)
 
 
 def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _backend
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import elementwise as ew
 from brickwork.ops import linalg as la
@@ -204,12 +205,14 @@ class Svd(Function):
         gu = g[..., :nu].reshape(u.shape)
         gs = g[..., nu:nu + k]
         gvh = g[..., nu + k:].reshape(vh.shape)
-        if self.full and (bool(xp.any(gu[..., k:] != 0)) or bool(xp.any(gvh[..., k:, :] != 0))):
-            raise RuntimeError("linalg.svd: the gradient through the extra columns of U or rows of Vh "
-                               "of full_matrices=True is not defined; use full_matrices=False")
+        if self.full:  # (checked where the data lives: on a GPU, reported at the next host sync)
+            _backend.check_on_device(xp.any(gu[..., k:] != 0) | xp.any(gvh[..., k:, :] != 0),
+                                     "linalg.svd: the gradient through the extra columns of U or rows of "
+                                     "Vh of full_matrices=True is not defined; use full_matrices=False",
+                                     RuntimeError)
         u, gu = u[..., :, :k], gu[..., :, :k]
         vh, gvh = vh[..., :k, :], gvh[..., :k, :]
-        if not (xp.any(gu != 0) or xp.any(gvh != 0)):  # only the singular values are used
+        if xp is np and not (gu.any() or gvh.any()):  # only the singular values are used (host test)
             return ((u * gs[..., None, :]) @ vh,)
         v, gv = _mT(vh), _mT(gvh)
         uhgu = _mT(u) @ gu
@@ -219,8 +222,13 @@ class Svd(Function):
         eye = xp.eye(k, dtype=bool)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_gap = xp.where(eye, 0, 1 / xp.where(eye, 1, gap))
-        middle = ((uhgu - _mT(uhgu)) * inv_gap) * s[..., None, :] \
-            + s[..., :, None] * ((vhgv - _mT(vhgv)) * inv_gap) + gs[..., None, :] * xp.eye(k, dtype=g.dtype)
+        # a zero term stays zero across a repeated singular value (infinite inv_gap), as when
+        # only S is used: the same result as the shortcut above, without reading the data
+        skew_u, skew_v = uhgu - _mT(uhgu), vhgv - _mT(vhgv)
+        skew_u = xp.where(skew_u == 0, 0, skew_u * inv_gap)
+        skew_v = xp.where(skew_v == 0, 0, skew_v * inv_gap)
+        middle = skew_u * s[..., None, :] + s[..., :, None] * skew_v \
+            + gs[..., None, :] * xp.eye(k, dtype=g.dtype)
         ga = u @ middle @ vh
         if m > k:
             ga = ga + ((gu - u @ uhgu) / s[..., None, :]) @ vh

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from brickwork import _backend
 from brickwork.autograd import _wrap
 from brickwork.ops import activation as act
 from brickwork.ops import elementwise as ew
@@ -249,8 +250,8 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
             raise ValueError(f"{op}: var of shape {v_shape} does not fit input of shape "
                              f"{in_shape} (expected the same shape, one dim fewer, or a last "
                              "dim of 1)")
-    if bool(rd.any(var < 0)):
-        raise ValueError(f"{op}: var has negative entries")
+    with var._device.activate():  # checked where var lives (on a GPU: reported at the next host sync)
+        _backend.check_on_device((var._data < 0).any(), f"{op}: var has negative entries", ValueError)
     var = var + (ew.clamp_min(var, eps) - var).detach()
     diff = input - target
     loss = 0.5 * (ew.log(var) + diff * diff / var)

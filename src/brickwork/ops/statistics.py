@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork import _backend
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import elementwise as ew
 from brickwork.ops import reduce as rd
@@ -61,7 +62,7 @@ def _with_nan(input: Tensor, dim: int, keepdim: bool, result: Any) -> Any:
         return result
     nan = ew.isnan(input)
     xp = input._device.xp
-    if not bool(xp.isnan(input._data).any()):
+    if xp is np and not np.isnan(input._data).any():  # a shortcut on the host only: no device read
         return result
     axis = norm_dim(dim, input._data.ndim, "median")
     has_nan = rd.any(nan, axis, keepdim)
@@ -73,12 +74,34 @@ def _with_nan(input: Tensor, dim: int, keepdim: bool, result: Any) -> Any:
 
 @numpy_names
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
-    """The lower median of the values that are not NaN."""
+    """The lower median of the values that are not NaN (NaN where a row has none); with ``dim``,
+    ``(values, indices)``. Each row's rank is found on the device (no host read).
+
+    >>> import brickwork as bw
+    >>> x = bw.tensor([[float("nan"), 1.0, 3.0], [2.0, float("nan"), float("nan")]])
+    >>> values, indices = x.nanmedian(1)
+    >>> values, indices
+    (tensor([1., 2.]), tensor([1, 0]))
+    """
     if dim is None:
-        flat = sh.reshape(input, -1)
-        count = int((~ew.isnan(flat)._data).sum()) if flat._data.dtype.kind == "f" else flat.numel()
-        return _kth_along(flat, max(count - 1, 0) // 2, 0, False, "nanmedian")[0]
-    raise NotImplementedError("nanmedian: only the whole-tensor form (dim=None) is provided by brickwork")
+        return nanmedian(sh.reshape(input, -1), 0)[0]
+    if input._data.ndim == 0:
+        return _kth_along(input, 0, 0, keepdim, "nanmedian")
+    axis = norm_dim(dim, input._data.ndim, "nanmedian")
+    n = input._data.shape[axis]
+    if n == 0:
+        raise IndexError(f"nanmedian: dimension {dim} is empty")
+    if input._data.dtype.kind != "f":
+        return _kth_along(input, (n - 1) // 2, axis, keepdim, "nanmedian")
+    # NaN sorts last, so the median of a row's c values is its ((c - 1) // 2)-th smallest
+    count = rd.sum(ew.logical_not(ew.isnan(input)), axis, True)
+    rank = ew.floor_divide(ew.clamp(ew.sub(count, 1), min=0), 2)
+    order = rd.argsort(input, axis, stable=True)
+    index = sh.gather(order, axis, rank)
+    values = sh.gather(input, axis, index)
+    if not keepdim:
+        values, index = sh.squeeze(values, axis), sh.squeeze(index, axis)
+    return values_indices(values, index)
 
 
 @numpy_names
@@ -121,9 +144,13 @@ def _quantile(input: Tensor, q: Any, dim: Any, keepdim: bool, interpolation: str
         raise RuntimeError(f"quantile: expects a float or double tensor, got {input.dtype}")
     xp = input._device.xp
     scalar_q = not isinstance(q, Tensor)
-    q_arr = xp.asarray(q if scalar_q else q._data, dtype=input._data.dtype).reshape(-1)
-    if q_arr.size and bool(((q_arr < 0) | (q_arr > 1)).any()):
+    if scalar_q and not all(0 <= v <= 1 for v in np.asarray(q, dtype=np.float64).reshape(-1)):
         raise RuntimeError("quantile: q values must be in the range [0, 1]")
+    q_arr = xp.asarray(q if scalar_q else q._data, dtype=input._data.dtype).reshape(-1)
+    if not scalar_q and q_arr.size:  # a tensor q is checked where it lives (on a GPU: at the next sync)
+        with input._device.activate():
+            _backend.check_on_device(((q_arr < 0) | (q_arr > 1)).any(),
+                                     "quantile: q values must be in the range [0, 1]", RuntimeError)
     if isinstance(q, Tensor) and q._data.ndim > 1:
         raise RuntimeError("quantile: q must be a scalar or a 1-D tensor")
     x = input
@@ -159,7 +186,7 @@ def _quantile(input: Tensor, q: Any, dim: Any, keepdim: bool, interpolation: str
         weight = 0.5 if interpolation == "midpoint" else _wrap((rank - below).astype(rank.dtype), x._device)
         result = ew.add(lo, ew.mul(ew.sub(hi, lo), weight))
     bad = count == 0 if ignore_nan else nan_rows.any(axis=-1, keepdims=True)
-    if bool(bad.any()):
+    if xp is not np or bad.any():  # (a shortcut that reads the data: on the host only)
         result = ew.where(_wrap(xp.broadcast_to(bad, result._data.shape), x._device), float("nan"), result)
     # result: (..., len(q)) -> q first, then the kept dims
     result = sh.movedim(result, -1, 0)
@@ -194,16 +221,18 @@ class CumProd(Function):
         def reverse_cumsum(a: Any) -> Any:
             return xp.flip(xp.cumsum(xp.flip(a, -1), axis=-1), -1)
 
-        if not bool((x == 0).any()):
+        if xp is np and not (x == 0).any():  # (the test reads the data: on the host only)
             grad = reverse_cumsum(g * out) / x
         else:
+            # zero-safe, no host read: grad_j = prod_{k<j} x_k * S_j, S_j = g_j + x_{j+1} S_{j+1}
             n = x.shape[-1]
-            grad = xp.empty_like(g)
-            for j in range(n):
-                others = x.copy()
-                others[..., j] = 1
-                partial = xp.cumprod(others, axis=-1)
-                grad[..., j] = (g[..., j:] * partial[..., j:]).sum(axis=-1)
+            tail = xp.empty_like(g)
+            if n:
+                tail[..., n - 1] = g[..., n - 1]
+            for j in range(n - 2, -1, -1):
+                tail[..., j] = g[..., j] + x[..., j + 1] * tail[..., j + 1]
+            before = xp.concatenate([xp.ones_like(x[..., :1]), xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
+            grad = before[..., :n] * tail
         return (xp.moveaxis(grad, -1, axis),)
 
 

@@ -11,9 +11,10 @@ from brickwork.optim import lr_scheduler
 from brickwork.optim.adagrad import Adagrad
 from brickwork.optim.adam import Adam, AdamW
 from brickwork.optim.adaptive import Adadelta, Adamax, NAdam, RAdam  # optim breadth (issue 11)
+from brickwork.optim.lbfgs import LBFGS
 from brickwork.optim.optimizer import Optimizer
 from brickwork.optim.rmsprop import RMSprop
 from brickwork.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler",
-           "NAdam", "RAdam", "Adamax", "Adadelta"]
+           "NAdam", "RAdam", "Adamax", "Adadelta", "LBFGS"]
