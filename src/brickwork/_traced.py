@@ -221,7 +221,9 @@ class Traced:
         return Traced(_cast(self.t, dtype))
 
     def copy(self, order: str = "K") -> Traced:
-        return self  # recorded values are never written in place
+        # a new wrapper of the same tensor: recorded values are never written in place, but the
+        # copy may be rebound (``c = g.copy(); c[index] = 0``) and ``g`` must not follow
+        return Traced(self.t)
 
     def conj(self) -> Traced:
         return self
@@ -510,6 +512,11 @@ def _cumsum(x: Any, axis: Any = None, dtype: Any = None, **kw: Any) -> Traced:
     return Traced(_ops().cumsum(t, 0 if axis is None else axis))
 
 
+def _cumprod(x: Any, axis: Any = None, dtype: Any = None, **kw: Any) -> Traced:
+    t = x.t if axis is not None else x.t.reshape(-1)
+    return Traced(_ops().cumprod(t, 0 if axis is None else axis))
+
+
 def _sum_fn(x: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any) -> Traced:
     return x.sum(axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -525,7 +532,7 @@ def _take_along_axis(x: Any, idx: Any, axis: int) -> Traced:
     full = idx.shape
     t = x.t
     if tuple(t._data.shape) != tuple(full):  # NumPy broadcasts the other axes; gather does not
-        shape = [f if i == axis % x.ndim else s for i, (s, f) in enumerate(zip(t._data.shape, full))]
+        shape = [s if i == axis % x.ndim else f for i, (s, f) in enumerate(zip(t._data.shape, full))]
         t = _ops().broadcast_to(t, tuple(shape))
     return Traced(_ops().gather(t, axis, _wrap(idx.astype(np.int64, copy=False), x.t._device)))
 
@@ -607,6 +614,7 @@ _HANDLERS: dict[str, Callable] = {
     "stack": _stack, "matmul": _matmul, "dot": _matmul, "einsum": _einsum,
     "tensordot": _tensordot, "moveaxis": _moveaxis, "swapaxes": _swapaxes,
     "transpose": _transpose, "expand_dims": _expand_dims, "flip": _flip, "cumsum": _cumsum,
+    "cumprod": _cumprod,
     "sum": _sum_fn, "reshape": _reshape, "take_along_axis": _take_along_axis, "tril": _tril,
     "triu": _triu, "roll": _roll, "maximum": _maximum, "minimum": _minimum, "power": _power,
     "clip": _clip, "asarray": _asarray, "ascontiguousarray": _identity, "array": _asarray,
