@@ -624,6 +624,7 @@ _HANDLERS: dict[str, Callable] = {
     "sign": _raw("sign"), "isnan": _raw("isnan"), "isfinite": _raw("isfinite"),
     "isinf": _raw("isinf"), "signbit": _raw("signbit"), "equal": _raw("equal"),
     "greater": _raw("greater"), "less": _raw("less"), "floor": _raw("floor"),
+    "floor_divide": _raw("floor_divide"),
     "argmax": _raw("argmax"), "argmin": _raw("argmin"), "argsort": _raw("argsort"),
     "any": _raw("any"), "all": _raw("all"), "count_nonzero": _raw("count_nonzero"),
     "shape": lambda x: x.shape, "ndim": lambda x: x.ndim,
