@@ -537,6 +537,16 @@ def _take_along_axis(x: Any, idx: Any, axis: int) -> Traced:
     return Traced(_ops().gather(t, axis, _wrap(idx.astype(np.int64, copy=False), x.t._device)))
 
 
+def _pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, **kw: Any) -> Traced:
+    if mode != "constant" or constant_values != 0:
+        raise TypeError(f"xp.pad(mode={mode!r}) cannot be recorded (create_graph=True)")
+    from brickwork.ops.shape import ConstantPad
+
+    pairs = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    widths = tuple((int(lo), int(hi)) for lo, hi in pairs)
+    return Traced(ConstantPad.apply(x.t, widths=widths, value=0))
+
+
 def _tril(x: Any, k: int = 0) -> Traced:
     return Traced(_ops().tril(x.t, k))
 
@@ -614,7 +624,7 @@ _HANDLERS: dict[str, Callable] = {
     "stack": _stack, "matmul": _matmul, "dot": _matmul, "einsum": _einsum,
     "tensordot": _tensordot, "moveaxis": _moveaxis, "swapaxes": _swapaxes,
     "transpose": _transpose, "expand_dims": _expand_dims, "flip": _flip, "cumsum": _cumsum,
-    "cumprod": _cumprod,
+    "cumprod": _cumprod, "pad": _pad,
     "sum": _sum_fn, "reshape": _reshape, "take_along_axis": _take_along_axis, "tril": _tril,
     "triu": _triu, "roll": _roll, "maximum": _maximum, "minimum": _minimum, "power": _power,
     "clip": _clip, "asarray": _asarray, "ascontiguousarray": _identity, "array": _asarray,
