@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, gradcheck_arrays
+from oracle import check_against_torch, check_double_against_torch, gradcheck_arrays, gradgradcheck_arrays
 
 rng = np.random.default_rng(11)
 
@@ -231,6 +231,13 @@ def test_differentiable_op(name, device):
         check_against_torch(bw_fn, torch_fn, [np.asarray(a).astype(dt) for a in arrays], device,
                             grad=torch_grad, **tol)
     finite = all(np.isfinite(np.asarray(a)).all() for a in arrays)
-    if gradcheck and finite and any(np.asarray(a).size for a in arrays):
+    checkable = gradcheck and finite and any(np.asarray(a).size for a in arrays)
+    if checkable:
         gradcheck_arrays(bw_fn, arrays, device)
+    # second derivatives: against torch's in float64 (where torch has them), and central differences
+    if torch_grad:
+        check_double_against_torch(bw_fn, torch_fn, arrays, device,
+                                   **({"rtol": rtol_f64} if rtol_f64 else {}))
+    if checkable:
+        gradgradcheck_arrays(bw_fn, arrays, device)
 
