@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, check_double_against_torch, check_op, gradcheck_arrays
+from oracle import check_against_torch, check_double_against_torch, check_op, gradcheck_arrays, gradgradcheck_arrays
 
 rng = np.random.default_rng(99)
 
@@ -135,6 +135,8 @@ def test_prod_with_zeros(device):
         check_op(lambda x: x.prod(), lambda x: x.prod(), [arr], device, gradcheck=False)
         check_op(lambda x: x.prod(-1), lambda x: x.prod(-1), [arr], device, gradcheck=False)
         gradcheck_arrays(lambda x: x.prod(-1), [arr], device)
+        gradgradcheck_arrays(lambda x: x.prod(-1), [arr], device)
+        gradgradcheck_arrays(lambda x: x.prod(), [arr], device)
 
 
 def test_prod_of_integers(device):
