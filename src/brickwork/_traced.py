@@ -246,6 +246,9 @@ class Traced:
     def nonzero(self) -> Any:
         return self.t._data.nonzero()
 
+    def take(self, indices: Any, axis: Any = None, **kw: Any) -> Traced:
+        return _take(self, indices, axis)
+
     def argmax(self, *a: Any, **k: Any) -> Any:
         return self.t._data.argmax(*a, **k)
 
@@ -547,6 +550,20 @@ def _pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 
     return Traced(ConstantPad.apply(x.t, widths=widths, value=0))
 
 
+def _take(x: Any, indices: Any, axis: Any = None, **kw: Any) -> Traced:
+    """``xp.take``: an index_select of the flattened indices, reshaped as NumPy shapes the result."""
+    from brickwork.autograd import _wrap
+
+    t = x.t
+    if axis is None:
+        t, axis = t.reshape(-1), 0
+    axis = int(axis) % t.ndim
+    idx = t._device.xp.asarray(untrace(indices)).astype(np.int64, copy=False)
+    out = _ops().index_select(t, axis, _wrap(idx.reshape(-1), t._device))
+    shape = tuple(t._data.shape[:axis]) + tuple(idx.shape) + tuple(t._data.shape[axis + 1:])
+    return Traced(out.reshape(shape))
+
+
 def _tril(x: Any, k: int = 0) -> Traced:
     return Traced(_ops().tril(x.t, k))
 
@@ -618,13 +635,22 @@ def _solve(a: Any, b: Any) -> Traced:
     return Traced(_ops().linalg.solve(ta, tb))
 
 
+def _svd(a: Any, full_matrices: bool = True, **kw: Any) -> tuple[Traced, Traced, Traced]:
+    u, s, vh = _ops().linalg.svd(a.t, full_matrices=full_matrices)
+    return Traced(u), Traced(s), Traced(vh)
+
+
+def _det(a: Any) -> Traced:
+    return Traced(_ops().linalg.det(a.t))
+
+
 _HANDLERS: dict[str, Callable] = {
     "where": _where, "broadcast_to": _broadcast_to, "zeros_like": _like_zeros,
     "empty_like": _like_zeros, "ones_like": _like_ones, "concatenate": _concatenate,
     "stack": _stack, "matmul": _matmul, "dot": _matmul, "einsum": _einsum,
     "tensordot": _tensordot, "moveaxis": _moveaxis, "swapaxes": _swapaxes,
     "transpose": _transpose, "expand_dims": _expand_dims, "flip": _flip, "cumsum": _cumsum,
-    "cumprod": _cumprod, "pad": _pad,
+    "cumprod": _cumprod, "pad": _pad, "take": _take,
     "sum": _sum_fn, "reshape": _reshape, "take_along_axis": _take_along_axis, "tril": _tril,
     "triu": _triu, "roll": _roll, "maximum": _maximum, "minimum": _minimum, "power": _power,
     "clip": _clip, "asarray": _asarray, "ascontiguousarray": _identity, "array": _asarray,
@@ -651,7 +677,7 @@ class _TracedLinalg:
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._real, name)
-        fn = {"inv": _inv, "solve": _solve}.get(name)
+        fn = {"inv": _inv, "solve": _solve, "svd": _svd, "det": _det}.get(name)
         if fn is None:
             return real
         return _dispatch(fn, real)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork._traced import untrace
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import elementwise as ew
 from brickwork.ops import linalg as la
@@ -94,10 +95,9 @@ class Det(Function):
 def _adjugate_t(xp: Any, a: Any) -> Any:
     """The transposed adjugate ``det(A) A^-T``, valid for singular ``A`` too (from an SVD)."""
     u, s, vh = xp.linalg.svd(a)
-    n = s.shape[-1]
-    # prod of all singular values but the i-th, for each i
-    others = xp.stack([xp.prod(xp.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
-    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    others = rd._prod_of_others(xp, s, s.ndim - 1)  # for each i, the product of the others
+    # det(U) det(Vh) is +-1, locally constant: a constant of a recorded backward too
+    sign = xp.linalg.det(untrace(u)) * xp.linalg.det(untrace(vh))
     return sign[..., None, None] * (u * others[..., None, :]) @ vh
 
 
