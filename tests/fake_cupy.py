@@ -329,6 +329,8 @@ class ndarray:  # noqa: N801 - CuPy's name
 
 def _binary(op: Any, name: str, reflected: bool = False, inplace: bool = False) -> Any:
     def method(self: ndarray, other: Any) -> Any:
+        if getattr(other, "__array_priority__", 0) > 100 and not isinstance(other, ndarray):
+            return NotImplemented  # as CuPy: an operand of higher priority takes the reflected operator
         a = _unwrap(self, name)
         if isinstance(other, np.ndarray):
             raise TypeError(f"fake CuPy: {name}: Unsupported type {type(other)}")

@@ -36,7 +36,7 @@ def _well_conditioned(*shape):
 def _sym_pd(lib, x):
     """A symmetric positive-definite matrix from any square ``x`` (gradcheck sees the whole of x)."""
     n = x.shape[-1]
-    return x @ x.transpose(-1, -2) + n * lib.eye(n, dtype=x.dtype)
+    return x @ x.transpose(-1, -2) + n * lib.eye(n, dtype=x.dtype, device=x.device)
 
 
 def _weights(k):
@@ -190,14 +190,14 @@ DIFFERENTIABLE = {
 def _eigh_invariant(lib, a, uplo="L"):
     """Eigenvalues, and eigenvector products that do not depend on each vector's sign."""
     values, vectors = lib.linalg.eigh(a, UPLO=uplo)
-    w = lib.tensor(_weights(values.shape[-1]), dtype=a.dtype)
+    w = lib.tensor(_weights(values.shape[-1]), dtype=a.dtype, device=a.device)
     return values, vectors * vectors, (vectors * w) @ vectors.transpose(-1, -2)
 
 
 def _svd_invariant(lib, a):
     """``S``, and ``U diag(w) Vh`` with fixed weights (unchanged when a vector pair flips sign)."""
     u, s, vh = lib.linalg.svd(a, full_matrices=False)
-    w = lib.tensor(_weights(s.shape[-1]), dtype=a.dtype)
+    w = lib.tensor(_weights(s.shape[-1]), dtype=a.dtype, device=a.device)
     return s, (u * w) @ vh
 
 
