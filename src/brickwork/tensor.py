@@ -16,6 +16,7 @@ import numpy as np
 
 from brickwork import _backend, dtypes
 from brickwork._sync import sync_point
+from brickwork._traced import Traced, is_traced
 from brickwork.autograd import Function, _mode, _wrap
 
 __all__ = ["Tensor", "Size"]
@@ -939,6 +940,8 @@ class _ToDevice(Function):
         return _backend.transfer(x, device, non_blocking)
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
+        if is_traced(grad):  # a recorded backward (create_graph=True): the move back is recorded too
+            return (Traced(_ToDevice.apply(grad.t, device=self.src)),)
         return (_backend.transfer(grad, self.src),)
 
     @classmethod
