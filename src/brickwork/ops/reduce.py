@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork._traced import is_traced
 from brickwork.autograd import Function, _wrap
 from brickwork.ops._util import along_axis_index, as_float, norm_dim, norm_dims, numpy_names
 from brickwork.tensor import Tensor
@@ -178,8 +179,7 @@ class CumSum(Function):
 
 
 class Norm2(Function):
-    """Euclidean norm; its gradient is 0 (not NaN) where the norm is 0, as in PyTorch (whose
-    formula, ``g * (x / norm)`` masked where the norm is 0, also gives its second derivatives)."""
+    """Euclidean norm; its gradient is 0 (not NaN) where the norm is 0, as in PyTorch."""
 
     saved_inputs = (0,)
     saves_output = True
@@ -193,8 +193,13 @@ class Norm2(Function):
         out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
         g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            unit = self.xp.where(out == 0, 0, self.x / out)
-        return (g * unit,)
+            if is_traced(g):
+                # recorded (create_graph=True): PyTorch's form, g * (x / norm) masked where the norm
+                # is 0, whose derivatives are its second derivatives (nan at a zero vector); the
+                # form below divides the reduced g instead of the whole x, for speed
+                return (g * self.xp.where(out == 0, 0, self.x / out),)
+            scale = self.xp.where(out == 0, 0, g / out)
+        return (self.x * scale,)
 
 
 # ---------------------------------------------------------------------------
