@@ -7,7 +7,13 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, check_double_against_torch, check_op, gradcheck_arrays, gradgradcheck_arrays
+from oracle import (
+    check_against_torch,
+    check_double_against_torch,
+    check_op,
+    gradcheck_arrays,
+    gradgradcheck_arrays,
+)
 
 rng = np.random.default_rng(99)
 
