@@ -241,3 +241,15 @@ def test_differentiable_op(name, device):
     if checkable:
         gradgradcheck_arrays(bw_fn, arrays, device)
 
+
+
+def test_det_at_a_singular_matrix(device):
+    # rank 2: the gradient is the adjugate (from an SVD), and so are the second derivatives. Values
+    # against torch; the first gradient by central differences only (torch's first-order det backward
+    # takes its LU path here and returns 0; with create_graph=True it takes its SVD path, whose
+    # second derivatives are compared)
+    a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 5.0]])
+    check_against_torch(lambda x: bw.linalg.det(x), lambda x: torch.linalg.det(x), [a], device, grad=False)
+    gradcheck_arrays(lambda x: bw.linalg.det(x), [a], device)
+    check_double_against_torch(lambda x: bw.linalg.det(x), lambda x: torch.linalg.det(x), [a], device)
+    gradgradcheck_arrays(lambda x: bw.linalg.det(x), [a], device)
