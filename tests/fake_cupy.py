@@ -330,7 +330,7 @@ class ndarray:  # noqa: N801 - CuPy's name
 def _binary(op: Any, name: str, reflected: bool = False, inplace: bool = False) -> Any:
     def method(self: ndarray, other: Any) -> Any:
         if (not reflected and not inplace and not isinstance(other, ndarray)
-                and getattr(other, "__array_priority__", 0) > 0):
+                and getattr(other, "__array_priority__", 0) > 100):
             return NotImplemented  # as CuPy: an operand of higher priority handles it (a Traced)
         a = _unwrap(self, name)
         if isinstance(other, np.ndarray):

@@ -350,6 +350,27 @@ def test_gpu_to_gpu_copies_and_ops_on_the_second_gpu(gpu):
     np.testing.assert_allclose(to_host(x.grad), 2.0 * (to_host(x) > 0), rtol=1e-6)
 
 
+def test_second_derivatives_across_devices_and_on_the_gpu(gpu):
+    # create_graph=True through moves between the host and the GPU, and through generic ops on the
+    # GPU (reductions, indexing, in-place writes on views, linear algebra): Hessian-vector products
+    # agree with the same computation on the CPU
+    a = np.random.default_rng(3).standard_normal((3, 3)) + 3 * np.eye(3)
+
+    def hvp(device):
+        x = bw.tensor(a, device=device, requires_grad=True)
+        h = x.to("cpu").exp().to(device)  # the host round trip is recorded both ways
+        y = h * 1
+        y[0].mul_(x[1])  # an in-place op on a view
+        loss = (y.var(0) * bw.linalg.inv(x).logsumexp(1)).sum() + x.prod(1).norm()
+        (g,) = bw.autograd.grad(loss, x, create_graph=True)
+        (hv,) = bw.autograd.grad((g * g).sum(), x)
+        assert g.device == hv.device == bw.device(device)
+        return to_host(g), to_host(hv)
+
+    for got, expected in zip(hvp("cuda:0"), hvp("cpu")):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
 def test_whole_training_step_on_the_second_gpu(gpu):
     gpu.need(2)
     bw.manual_seed(0)

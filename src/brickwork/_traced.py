@@ -221,7 +221,9 @@ class Traced:
         return Traced(_cast(self.t, dtype))
 
     def copy(self, order: str = "K") -> Traced:
-        return self  # recorded values are never written in place
+        # a new wrapper of the same tensor: recorded values are never written in place, but the
+        # copy may be rebound (``c = g.copy(); c[index] = 0``) and ``g`` must not follow
+        return Traced(self.t)
 
     def conj(self) -> Traced:
         return self
@@ -243,6 +245,9 @@ class Traced:
 
     def nonzero(self) -> Any:
         return self.t._data.nonzero()
+
+    def take(self, indices: Any, axis: Any = None, **kw: Any) -> Traced:
+        return _take(self, indices, axis)
 
     def argmax(self, *a: Any, **k: Any) -> Any:
         return self.t._data.argmax(*a, **k)
@@ -510,6 +515,11 @@ def _cumsum(x: Any, axis: Any = None, dtype: Any = None, **kw: Any) -> Traced:
     return Traced(_ops().cumsum(t, 0 if axis is None else axis))
 
 
+def _cumprod(x: Any, axis: Any = None, dtype: Any = None, **kw: Any) -> Traced:
+    t = x.t if axis is not None else x.t.reshape(-1)
+    return Traced(_ops().cumprod(t, 0 if axis is None else axis))
+
+
 def _sum_fn(x: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any) -> Traced:
     return x.sum(axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -525,9 +535,33 @@ def _take_along_axis(x: Any, idx: Any, axis: int) -> Traced:
     full = idx.shape
     t = x.t
     if tuple(t._data.shape) != tuple(full):  # NumPy broadcasts the other axes; gather does not
-        shape = [f if i == axis % x.ndim else s for i, (s, f) in enumerate(zip(t._data.shape, full))]
+        shape = [s if i == axis % x.ndim else f for i, (s, f) in enumerate(zip(t._data.shape, full))]
         t = _ops().broadcast_to(t, tuple(shape))
     return Traced(_ops().gather(t, axis, _wrap(idx.astype(np.int64, copy=False), x.t._device)))
+
+
+def _pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, **kw: Any) -> Traced:
+    if mode != "constant" or constant_values != 0:
+        raise TypeError(f"xp.pad(mode={mode!r}) cannot be recorded (create_graph=True)")
+    from brickwork.ops.shape import ConstantPad
+
+    pairs = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    widths = tuple((int(lo), int(hi)) for lo, hi in pairs)
+    return Traced(ConstantPad.apply(x.t, widths=widths, value=0))
+
+
+def _take(x: Any, indices: Any, axis: Any = None, **kw: Any) -> Traced:
+    """``xp.take``: an index_select of the flattened indices, reshaped as NumPy shapes the result."""
+    from brickwork.autograd import _wrap
+
+    t = x.t
+    if axis is None:
+        t, axis = t.reshape(-1), 0
+    axis = int(axis) % t.ndim
+    idx = t._device.xp.asarray(untrace(indices)).astype(np.int64, copy=False)
+    out = _ops().index_select(t, axis, _wrap(idx.reshape(-1), t._device))
+    shape = tuple(t._data.shape[:axis]) + tuple(idx.shape) + tuple(t._data.shape[axis + 1:])
+    return Traced(out.reshape(shape))
 
 
 def _tril(x: Any, k: int = 0) -> Traced:
@@ -601,12 +635,22 @@ def _solve(a: Any, b: Any) -> Traced:
     return Traced(_ops().linalg.solve(ta, tb))
 
 
+def _svd(a: Any, full_matrices: bool = True, **kw: Any) -> tuple[Traced, Traced, Traced]:
+    u, s, vh = _ops().linalg.svd(a.t, full_matrices=full_matrices)
+    return Traced(u), Traced(s), Traced(vh)
+
+
+def _det(a: Any) -> Traced:
+    return Traced(_ops().linalg.det(a.t))
+
+
 _HANDLERS: dict[str, Callable] = {
     "where": _where, "broadcast_to": _broadcast_to, "zeros_like": _like_zeros,
     "empty_like": _like_zeros, "ones_like": _like_ones, "concatenate": _concatenate,
     "stack": _stack, "matmul": _matmul, "dot": _matmul, "einsum": _einsum,
     "tensordot": _tensordot, "moveaxis": _moveaxis, "swapaxes": _swapaxes,
     "transpose": _transpose, "expand_dims": _expand_dims, "flip": _flip, "cumsum": _cumsum,
+    "cumprod": _cumprod, "pad": _pad, "take": _take,
     "sum": _sum_fn, "reshape": _reshape, "take_along_axis": _take_along_axis, "tril": _tril,
     "triu": _triu, "roll": _roll, "maximum": _maximum, "minimum": _minimum, "power": _power,
     "clip": _clip, "asarray": _asarray, "ascontiguousarray": _identity, "array": _asarray,
@@ -616,6 +660,7 @@ _HANDLERS: dict[str, Callable] = {
     "sign": _raw("sign"), "isnan": _raw("isnan"), "isfinite": _raw("isfinite"),
     "isinf": _raw("isinf"), "signbit": _raw("signbit"), "equal": _raw("equal"),
     "greater": _raw("greater"), "less": _raw("less"), "floor": _raw("floor"),
+    "floor_divide": _raw("floor_divide"),
     "argmax": _raw("argmax"), "argmin": _raw("argmin"), "argsort": _raw("argsort"),
     "any": _raw("any"), "all": _raw("all"), "count_nonzero": _raw("count_nonzero"),
     "shape": lambda x: x.shape, "ndim": lambda x: x.ndim,
@@ -632,7 +677,7 @@ class _TracedLinalg:
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._real, name)
-        fn = {"inv": _inv, "solve": _solve}.get(name)
+        fn = {"inv": _inv, "solve": _solve, "svd": _svd, "det": _det}.get(name)
         if fn is None:
             return real
         return _dispatch(fn, real)

@@ -16,6 +16,7 @@ import numpy as np
 
 from brickwork import _backend, dtypes
 from brickwork._sync import sync_point
+from brickwork._traced import Traced, is_traced
 from brickwork.autograd._engine import Function, _mode, _wrap
 
 __all__ = ["Tensor", "Size"]
@@ -755,8 +756,9 @@ class _CopySlices(Function):
             g_values = sum_to(g_values, self.values_shape)
         g_base = None
         if need_base:
-            g_base = g.copy()  # C order, so reshape(-1) below is a view
-            g_base.reshape(-1)[self.index] = 0
+            flat_base = g.copy().reshape(-1)  # (a C-order copy: the flat array is a view of it)
+            flat_base[self.index] = 0
+            g_base = flat_base.reshape(g.shape)
         return (g_base, g_values)
 
 
@@ -771,11 +773,11 @@ class _ViewAt(Function):
         return view
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        out = self.xp.zeros(self.base_shape, dtype=g.dtype)
+        flat = self.xp.zeros(int(np.prod(self.base_shape)), dtype=g.dtype)
         # accumulate, not assign: an expand() view holds one base element many times (stride 0),
         # and each of its copies contributes to that element's gradient
-        _backend.scatter_add(out.reshape(-1), self.index.reshape(-1), g.reshape(-1))
-        return (out,)
+        _backend.scatter_add(flat, self.index.reshape(-1), g.reshape(-1))
+        return (flat.reshape(self.base_shape),)
 
 
 def _view_indices(view: Any, base: Any, device: _backend.Device) -> Any:
@@ -1077,6 +1079,8 @@ class _ToDevice(Function):
         return _backend.transfer(x, device, non_blocking)
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
+        if is_traced(grad):  # a recorded backward (create_graph=True): the move back is recorded too
+            return (Traced(_ToDevice.apply(grad.t, device=self.src)),)
         return (_backend.transfer(grad, self.src),)
 
     @classmethod

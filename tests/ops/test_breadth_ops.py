@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, gradcheck_arrays
+from oracle import check_against_torch, check_double_against_torch, gradcheck_arrays, gradgradcheck_arrays
 
 rng = np.random.default_rng(11)
 
@@ -257,8 +257,15 @@ def test_differentiable_op(name, device):
         tol = {"rtol": rtol_f64} if dt is np.float64 and rtol_f64 else {}
         check_against_torch(bw_fn, torch_fn, _cast(arrays, dt), device, grad=torch_grad, **tol)
     finite = all(np.isfinite(np.asarray(a)).all() for a in arrays)
-    if gradcheck and finite and any(np.asarray(a).size for a in arrays):
+    checkable = gradcheck and finite and any(np.asarray(a).size for a in arrays)
+    if checkable:
         gradcheck_arrays(bw_fn, arrays, device)
+    # second derivatives: against torch's in float64 (where torch has them), and central differences
+    if torch_grad:
+        check_double_against_torch(bw_fn, torch_fn, arrays, device,
+                                   **({"rtol": rtol_f64} if rtol_f64 else {}))
+    if checkable:
+        gradgradcheck_arrays(bw_fn, arrays, device)
 
 
 
@@ -315,3 +322,15 @@ def test_nondifferentiable_op(name, device):
     bw_fn, torch_fn = functools.partial(fn, bw), functools.partial(fn, torch)
     for dt in (np.float32, np.float64):
         check_against_torch(bw_fn, torch_fn, _cast(arrays, dt), device, grad=False)
+
+
+def test_det_at_a_singular_matrix(device):
+    # rank 2: the gradient is the adjugate (from an SVD), and so are the second derivatives. Values
+    # against torch; the first gradient by central differences only (torch's first-order det backward
+    # takes its LU path here and returns 0; with create_graph=True it takes its SVD path, whose
+    # second derivatives are compared)
+    a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 5.0]])
+    check_against_torch(lambda x: bw.linalg.det(x), lambda x: torch.linalg.det(x), [a], device, grad=False)
+    gradcheck_arrays(lambda x: bw.linalg.det(x), [a], device)
+    check_double_against_torch(lambda x: bw.linalg.det(x), lambda x: torch.linalg.det(x), [a], device)
+    gradgradcheck_arrays(lambda x: bw.linalg.det(x), [a], device)

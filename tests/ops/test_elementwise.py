@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, check_op, gradcheck_arrays
+from oracle import check_against_torch, check_op, gradcheck_arrays, gradgradcheck_arrays
 
 rng = np.random.default_rng(1234)
 
@@ -158,6 +158,7 @@ def test_scalar_operands(name, shape, device):
     if name == "rmod":  # PyTorch has no derivative of remainder for its second argument
         check_op(fn, fn, [arr], device, grad=False)
         gradcheck_arrays(fn, [arr], device)
+        gradgradcheck_arrays(fn, [arr], device)
         return
     check_op(fn, fn, [arr], device)
 
@@ -408,6 +409,7 @@ def test_broadcast_failure_names_both_shapes():
 def test_composites_gradcheck(device):
     x = _data((2, 3))
     gradcheck_arrays(lambda t: (t.sin() * t.exp() - t.tanh() / (1 + t * t)).relu(), [x], device)
+    gradgradcheck_arrays(lambda t: (t.sin() * t.exp() - t.tanh() / (1 + t * t)).relu(), [x], device)
 
 
 def test_inf_and_nan_arithmetic_is_silent_like_pytorch():

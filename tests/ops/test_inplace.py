@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_op
+from oracle import check_op, gradcheck_arrays, gradgradcheck_arrays
 
 rng = np.random.default_rng(3)
 
@@ -369,3 +369,46 @@ def test_inplace_device_mismatch_is_a_device_mismatch_error():
                lambda: bw.ones(3).masked_fill_(_wrap(np.ones(3, dtype=bool), bw.device("cuda:0")), 0.0)):
         with pytest.raises(DeviceMismatchError, match="cpu and cuda:0"):
             fn()
+
+
+def _index(like, values):
+    """An int64 index tensor of the library (and device) of ``like``."""
+    if isinstance(like, bw.Tensor):
+        return bw.tensor(values, dtype=bw.int64, device=like.device)
+    return torch.tensor(values, dtype=torch.int64)
+
+
+# indexed writes (ops/inplace_index.py) inside the graph, on a non-leaf, and index_add out of place
+INDEXED = {
+    "index_add": (lambda x, s: x.index_add(0, _index(x, [0, 2, 0]), s * s, alpha=2), ((3, 2), (3, 2))),
+    "index_add_": (lambda x, s: (x * 1).index_add_(1, _index(x, [2, 0]), s * x[:, :2]), ((2, 3), (2, 2))),
+    "scatter_": (lambda x, s: (x * 1).scatter_(1, _index(x, [[0], [2]]), s * s), ((2, 3), (2, 1))),
+    "scatter_value": (lambda x, s: (x * s.sum()).scatter_(1, _index(x, [[0, 1], [2, 0]]), 2.0),
+                      ((2, 3), (2,))),
+    "tril_": (lambda x, s: (x * s).tril_(-1), ((3, 3), (3,))),
+    "triu_": (lambda x, s: (x * s).triu_(1), ((3, 4), (4,))),
+    "unsqueeze_squeeze_": (lambda x, s: (x * s).unsqueeze_(1).squeeze_(1), ((2, 3), (3,))),
+}
+
+
+@pytest.mark.parametrize("name", list(INDEXED))
+def test_indexed_writes_inside_graph_match_torch(name, device):
+    fn, shapes = INDEXED[name]
+
+    def run(x, s):
+        return fn(x, s) * x.sum()  # (a product: the second derivatives go through the write)
+
+    check_op(run, run, [_data(*shape) for shape in shapes], device)
+
+
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter:UserWarning")
+def test_scatter_reduce_add_inside_graph(device):
+    # PyTorch has no derivative for scatter_(reduce=...) (values only); brickwork's is scatter_add's,
+    # checked by central differences, twice
+    def run(x, s):
+        return (x * 1).scatter_(0, _index(x, [[1, 0, 1]]), s * x[:1], reduce="add") * x.sum()
+
+    arrays = [_data(2, 3), _data(1, 3)]
+    check_op(run, run, arrays, device, grad=False)
+    gradcheck_arrays(run, arrays, device)
+    gradgradcheck_arrays(run, arrays, device)

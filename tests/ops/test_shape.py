@@ -7,7 +7,13 @@ import pytest
 import torch
 
 import brickwork as bw
-from oracle import check_against_torch, check_op, gradcheck_arrays
+from oracle import (
+    check_against_torch,
+    check_double_against_torch,
+    check_op,
+    gradcheck_arrays,
+    gradgradcheck_arrays,
+)
 
 rng = np.random.default_rng(7)
 
@@ -244,6 +250,7 @@ def test_scatter_add(device):
     check_against_torch(lambda a, i, s: a.scatter_add(1, i, s), lambda a, i, s: a.scatter_add(1, i, s),
                         [_data(2, 5), idx1, _data(2, 4)], device, grad=False)
     gradcheck_arrays(lambda a, i, s: a.scatter_add(1, i, s), [_data(2, 5), idx1, _data(2, 4)], device)
+    gradgradcheck_arrays(lambda a, i, s: a.scatter_add(1, i, s), [_data(2, 5), idx1, _data(2, 4)], device)
 
 
 def test_scatter(device):
@@ -253,6 +260,9 @@ def test_scatter(device):
              [x, idx, _data(1, 5)], device)
     check_against_torch(lambda a, i: a.scatter(1, i, 2.5), lambda a, i: a.scatter(1, i, 2.5),
                         [x, np.array([[0], [4], [2]])], device)
+    check_double_against_torch(lambda a, i: a.scatter(1, i, 2.5), lambda a, i: a.scatter(1, i, 2.5),
+                               [x, np.array([[0], [4], [2]])], device)
+    gradgradcheck_arrays(lambda a, i: a.scatter(1, i, 2.5), [x, np.array([[0], [4], [2]])], device)
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
@@ -400,6 +410,9 @@ def test_pad(device):
 def test_composite_shape_pipeline_gradcheck(device):
     gradcheck_arrays(lambda x: x.T.reshape(2, 6)[:, ::2].flip(0).repeat(2, 1).cumsum(1).sum(0), [_data(4, 3)],
                      device)
+    # squared, so that the second derivatives go through every op's recorded backward
+    gradgradcheck_arrays(lambda x: (x.T.reshape(2, 6)[:, ::2].flip(0).repeat(2, 1).cumsum(1) ** 2).sum(0),
+                         [_data(4, 3)], device)
 
 
 def test_zero_dim_inputs(device):

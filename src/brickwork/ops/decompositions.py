@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend
+from brickwork._traced import untrace
 from brickwork.autograd import Function, _wrap
 from brickwork.ops import elementwise as ew
 from brickwork.ops import linalg as la
@@ -95,10 +96,9 @@ class Det(Function):
 def _adjugate_t(xp: Any, a: Any) -> Any:
     """The transposed adjugate ``det(A) A^-T``, valid for singular ``A`` too (from an SVD)."""
     u, s, vh = xp.linalg.svd(a)
-    n = s.shape[-1]
-    # prod of all singular values but the i-th, for each i
-    others = xp.stack([xp.prod(xp.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
-    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    others = rd._prod_of_others(xp, s, s.ndim - 1)  # for each i, the product of the others
+    # det(U) det(Vh) is +-1, locally constant: a constant of a recorded backward too
+    sign = xp.linalg.det(untrace(u)) * xp.linalg.det(untrace(vh))
     return sign[..., None, None] * (u * others[..., None, :]) @ vh
 
 
@@ -162,21 +162,24 @@ class Cholesky(Function):
 
 class Eigh(Function):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, packed as
-    ``(..., n + 1, n)``: the eigenvector matrix with the eigenvalues as an extra last row."""
+    ``(..., n + 1, n)``: the eigenvector matrix with the eigenvalues as an extra last row.
+
+    Backward as PyTorch's: ``V (diag(g_values) + skew(V^T g_vectors) / E) V^T`` with
+    ``E[i, j] = lam_j - lam_i`` (so the gradient is symmetric)."""
 
     saves_output = True
 
     def forward(self, a: Any, uplo: str) -> Any:
         values, vectors = self.xp.linalg.eigh(a, UPLO=uplo)
-        self.values, self.vectors = values, vectors
         self.out = self.xp.concatenate([vectors, values[..., None, :]], axis=-2)
         return self.out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
-        v, lam = self.vectors, self.values
+        v, lam = self.out[..., :-1, :], self.out[..., -1, :]  # (views of the saved output)
         g_vectors, g_values = g[..., :-1, :], g[..., -1, :]
         inner = _mT(v) @ g_vectors
+        inner = 0.5 * (inner - _mT(inner))
         gap = lam[..., None, :] - lam[..., :, None]  # gap[i, j] = lam_j - lam_i
         n = lam.shape[-1]
         eye = xp.eye(n, dtype=bool)
@@ -190,22 +193,27 @@ class Svd(Function):
     """``U, S, Vh`` packed along the last dim: ``U`` (m x k), then ``S`` (k), then ``Vh`` (k x n),
     each flattened (k = min(m, n) when reduced, else U is m x m and Vh n x n)."""
 
+    saves_output = True
+
     def forward(self, a: Any, full_matrices: bool) -> Any:
         xp = self.xp
         u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
-        self.u, self.s, self.vh, self.full = u, s, vh, full_matrices
+        self.u_shape, self.vh_shape = u.shape, vh.shape
         lead = a.shape[:-2]
-        return xp.concatenate([u.reshape(lead + (-1,)), s, vh.reshape(lead + (-1,))], axis=-1)
+        self.out = xp.concatenate([u.reshape(lead + (-1,)), s, vh.reshape(lead + (-1,))], axis=-1)
+        return self.out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
-        u, s, vh = self.u, self.s, self.vh
-        m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
-        nu = u.shape[-1] * m
-        gu = g[..., :nu].reshape(u.shape)
+        (m, cu), (rv, n) = self.u_shape[-2:], self.vh_shape[-2:]
+        k, nu = min(m, n), m * cu
+        u, s, vh = (self.out[..., :nu].reshape(self.u_shape), self.out[..., nu:nu + k],
+                    self.out[..., nu + k:].reshape(self.vh_shape))  # (views of the saved output)
+        gu = g[..., :nu].reshape(self.u_shape)
         gs = g[..., nu:nu + k]
-        gvh = g[..., nu + k:].reshape(vh.shape)
-        if self.full:  # (checked where the data lives: on a GPU, reported at the next host sync)
+        gvh = g[..., nu + k:].reshape(self.vh_shape)
+        if cu > k or rv > k:  # full_matrices=True (checked where the data lives: on a GPU, reported
+            # at the next host sync)
             _backend.check_on_device(xp.any(gu[..., k:] != 0) | xp.any(gvh[..., k:, :] != 0),
                                      "linalg.svd: the gradient through the extra columns of U or rows of "
                                      "Vh of full_matrices=True is not defined; use full_matrices=False",
@@ -240,24 +248,27 @@ class Svd(Function):
 class Qr(Function):
     """``Q, R`` packed along the last dim, each flattened."""
 
+    saves_output = True
+
     def forward(self, a: Any, mode: str) -> Any:
         xp = self.xp
         q, r = xp.linalg.qr(a, mode=mode)
-        self.q, self.r, self.mode = q, r, mode
+        self.q_shape, self.r_shape, self.mode = q.shape, r.shape, mode
         lead = a.shape[:-2]
-        return xp.concatenate([q.reshape(lead + (-1,)), r.reshape(lead + (-1,))], axis=-1)
+        self.out = xp.concatenate([q.reshape(lead + (-1,)), r.reshape(lead + (-1,))], axis=-1)
+        return self.out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
-        q, r = self.q, self.r
-        m, n = q.shape[-2], r.shape[-1]
+        m, n = self.q_shape[-2], self.r_shape[-1]
         if m < n or (self.mode == "complete" and m > n):
             raise NotImplementedError(
                 f"linalg.qr: the gradient for {m} x {n} matrices in mode {self.mode!r} is not provided by "
                 "brickwork (it needs rows >= columns and mode 'reduced')")
-        nq = q.shape[-2] * q.shape[-1]
-        gq = g[..., :nq].reshape(q.shape)
-        gr = g[..., nq:].reshape(r.shape)
+        nq = self.q_shape[-2] * self.q_shape[-1]
+        q, r = self.out[..., :nq].reshape(self.q_shape), self.out[..., nq:].reshape(self.r_shape)
+        gq = g[..., :nq].reshape(self.q_shape)
+        gr = g[..., nq:].reshape(self.r_shape)
         mm = r @ _mT(gr) - _mT(gq) @ q
         lower = xp.tril(mm, -1)
         copyltu = lower + _mT(lower) + mm * xp.eye(n, dtype=g.dtype)

@@ -101,13 +101,16 @@ class Pow(Function):
             else:
                 ga = sum_to(g * b * a ** (b - 1), _shape(a))
         if need_b:
-            # d(a ** b)/db = a ** b * log(a), taken as 0 where a == 0
-            if isinstance(a, (int, float)):
-                gb = g * self.out * (math.log(a) if a > 0 else 0.0)
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    log_a = xp.where(a == 0, 0, xp.log(a))
-                gb = g * self.out * log_a
+            # d(a ** b)/db = a ** b * log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's formula,
+            # which also gives its second derivatives)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if isinstance(a, (int, float)):
+                    if a == 0:
+                        gb = g * xp.where(b >= 0, 0, self.out * -math.inf)
+                    else:
+                        gb = g * (self.out * (math.log(a) if a > 0 else math.nan))
+                else:
+                    gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
             gb = sum_to(gb, _shape(b))
         return (ga, gb)
 
@@ -710,7 +713,7 @@ class Erf(Function):
 
 
 class Clamp(Function):
-    saved_inputs = (0,)
+    saved_inputs = (0, 1, 2)
 
     def forward(self, x: Any, lo: Any, hi: Any) -> Any:
         self.x, self.lo, self.hi = x, lo, hi

@@ -170,6 +170,9 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 
 class Einsum(Function):
+    """Einstein summation of any number of operands; each operand's gradient is an einsum of the
+    incoming gradient with the other operands (so it is itself differentiable)."""
+
     def forward(self, *arrays: Any, equation: str) -> Any:
         self.arrays, self.equation = arrays, equation
         return self.xp.einsum(equation, *arrays, optimize=True)
@@ -225,4 +228,16 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         raise ValueError("einsum: brickwork needs an explicit output ('...->...') in the equation")
     if "..." in equation:
         raise NotImplementedError("einsum: ellipsis ('...') is not supported")
-    return Einsum.apply(*operands, equation=equation)
+    return _einsum_class(len(operands)).apply(*operands, equation=equation)
+
+
+_EINSUM_CLASSES: dict[int, type[Function]] = {}
+
+
+def _einsum_class(n: int) -> type[Function]:
+    """:class:`Einsum` for ``n`` operands, all saved for backward (``saved_inputs`` is per class)."""
+    cls = _EINSUM_CLASSES.get(n)
+    if cls is None:
+        cls = _EINSUM_CLASSES[n] = type("Einsum", (Einsum,), {"saved_inputs": tuple(range(n)),
+                                                              "op_name": "einsum"})
+    return cls

@@ -67,7 +67,7 @@ class Diagonal(Function):
         rows = xp.arange(n) + max(-self.offset, 0)
         cols = xp.arange(n) + max(self.offset, 0)
         planes[..., rows, cols] = g
-        return (out,)
+        return (xp.moveaxis(planes, (-2, -1), self.axes),)  # (for arrays: a view of out, same strides)
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:

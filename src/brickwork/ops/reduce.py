@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork._traced import is_traced
 from brickwork.autograd import Function, _wrap
 from brickwork.ops._util import along_axis_index, as_float, norm_dim, norm_dims, numpy_names
 from brickwork.tensor import Tensor
@@ -83,16 +84,18 @@ class Prod(Function):
 
 
 def _prod_of_others(xp: Any, x: Any, axis: int) -> Any:
-    """For each element, the product of all other elements along ``axis`` (zeros handled)."""
+    """For each element, the product of all other elements along ``axis`` (zeros handled): the
+    running product before it times the running product after it."""
     n = x.shape[axis]
+    if not n:
+        return x
     ones_shape = list(x.shape)
     ones_shape[axis] = 1
     one = xp.ones(ones_shape, dtype=x.dtype)
-    left = xp.cumprod(xp.concatenate([one, x.take(xp.arange(n - 1), axis=axis)], axis=axis), axis=axis) \
-        if n else x
+    head = (slice(None),) * axis + (slice(0, n - 1),)  # all but the last along axis
+    left = xp.cumprod(xp.concatenate([one, x[head]], axis=axis), axis=axis)
     rev = xp.flip(x, axis=axis)
-    right = xp.cumprod(xp.concatenate([one, rev.take(xp.arange(n - 1), axis=axis)], axis=axis), axis=axis) \
-        if n else x
+    right = xp.cumprod(xp.concatenate([one, rev[head]], axis=axis), axis=axis)
     return left * xp.flip(right, axis=axis)
 
 
@@ -155,14 +158,14 @@ class LogSumExp(Function):
         with np.errstate(divide="ignore"):
             out = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.x, self.axes, self.keepdim = x, axes, keepdim
-        self.out_kept = out
         self.out = out if keepdim else out.reshape(_reduced_shape(x.shape, axes, False))
         return self.out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
+        out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
         with np.errstate(invalid="ignore"):
-            return (g * self.xp.exp(self.x - self.out_kept),)
+            return (g * self.xp.exp(self.x - out),)
 
 
 class CumSum(Function):
@@ -190,6 +193,11 @@ class Norm2(Function):
         out = _expand_back(self.out, self.axes, self.keepdim, self.x.shape)
         g = _expand_back(g, self.axes, self.keepdim, self.x.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
+            if is_traced(g):
+                # recorded (create_graph=True): PyTorch's form, g * (x / norm) masked where the norm
+                # is 0, whose derivatives are its second derivatives (nan at a zero vector); the
+                # form below divides the reduced g instead of the whole x, for speed
+                return (g * self.xp.where(out == 0, 0, self.x / out),)
             scale = self.xp.where(out == 0, 0, g / out)
         return (self.x * scale,)
 
@@ -251,6 +259,32 @@ def _correction(unbiased: Any, correction: Any) -> float:
     return 1.0 if unbiased else 0.0
 
 
+class Var(Function):
+    """Variance with ``correction`` over ``axes``. Backward as PyTorch's:
+    ``2 / (n - correction) * g * (x - mean)``, except that a full reduction without degrees of
+    freedom gets nan (where ``x`` is its mean) or inf, a constant in ``x``."""
+
+    saved_inputs = (0,)
+
+    def forward(self, x: Any, axes: Any, keepdim: bool, n: int, correction: float) -> Any:
+        self.x, self.axes, self.keepdim, self.n, self.correction = x, axes, keepdim, n, correction
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centred = x - x.mean(axis=axes, keepdims=True) if n else x
+            return (centred * centred).sum(axis=axes, keepdims=keepdim) / _safe_denominator(n - correction)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        x = self.x
+        g = _expand_back(g, self.axes, self.keepdim, x.shape)
+        dof = self.n - self.correction
+        if dof <= 0 and (self.axes is None or x.ndim == 0):
+            with np.errstate(invalid="ignore"):
+                return (g * self.xp.where(x == x.mean(), np.nan, np.inf).astype(g.dtype),)
+        scale = 2.0 / dof if dof else float("inf")
+        with np.errstate(invalid="ignore"):
+            mean = x.mean(axis=self.axes, keepdims=True) if self.n else x
+            return ((g * scale) * (x - mean),)
+
+
 @numpy_names
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
@@ -266,9 +300,7 @@ def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
     x = as_float(input)
     axes = norm_dims(dim, x._data.ndim, "var")
     n = x._data.size if axes is None else int(np.prod([x._data.shape[a] for a in axes]))
-    c = _correction(unbiased, correction)
-    centred = x - mean(x, dim=axes, keepdim=True)
-    return sum(centred * centred, dim=axes, keepdim=keepdim) / _safe_denominator(n - c)
+    return Var.apply(x, axes=axes, keepdim=keepdim, n=n, correction=_correction(unbiased, correction))
 
 
 def _safe_denominator(d: float) -> float:
