@@ -221,7 +221,7 @@ class Traced:
         return Traced(_cast(self.t, dtype))
 
     def copy(self, order: str = "K") -> Traced:
-        return self  # recorded values are never written in place
+        return Traced(self.t)  # (a new wrapper: in-place operators rebind the wrapper they are given)
 
     def conj(self) -> Traced:
         return self
@@ -522,11 +522,16 @@ def _take_along_axis(x: Any, idx: Any, axis: int) -> Traced:
     from brickwork.autograd import _wrap
 
     idx = untrace(idx)
-    full = idx.shape
     t = x.t
-    if tuple(t._data.shape) != tuple(full):  # NumPy broadcasts the other axes; gather does not
-        shape = [f if i == axis % x.ndim else s for i, (s, f) in enumerate(zip(t._data.shape, full))]
-        t = _ops().broadcast_to(t, tuple(shape))
+    axis = axis % x.ndim
+    # NumPy broadcasts the other axes of both; gather does not
+    other = [builtins.max(s, f) for s, f in zip(t._data.shape, idx.shape)]
+    t_shape = tuple(s if i == axis else o for i, (s, o) in enumerate(zip(t._data.shape, other)))
+    i_shape = tuple(f if i == axis else o for i, (f, o) in enumerate(zip(idx.shape, other)))
+    if tuple(t._data.shape) != t_shape:
+        t = _ops().broadcast_to(t, t_shape)
+    if tuple(idx.shape) != i_shape:
+        idx = x.t._device.xp.broadcast_to(idx, i_shape)
     return Traced(_ops().gather(t, axis, _wrap(idx.astype(np.int64, copy=False), x.t._device)))
 
 
