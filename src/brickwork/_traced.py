@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Traced", "TracedXP", "is_traced", "tensor_of", "untrace"]
+__all__ = ["Traced", "TracedXP", "input_of", "is_traced", "tensor_of", "untrace"]
 
 
 def is_traced(x: Any) -> bool:
@@ -286,6 +286,28 @@ def _as_tensor(x: Any, like: Any) -> Any:
     if isinstance(x, np.generic):
         return _wrap(xp.asarray(x), like._device)
     return x  # Python scalar: ops take it as is
+
+
+def input_of(fn: Any, index: int, value: Any) -> Traced:
+    """Input ``index`` of node ``fn``, in ``fn``'s recorded backward, as a traced value that holds
+    ``value`` (of the input's shape) and continues the graph where the input came from.
+
+    For a fused op that kept, instead of the input itself, an array that differs from it by a
+    constant (batch norm's centred input; a shift does not change any derivative of a
+    normalisation): its recorded backward rebuilds what it needs from this, and the first-order
+    path keeps no extra array. A constant input (one that needs no gradient) gives a constant.
+    """
+    from brickwork import _backend
+    from brickwork.autograd import _graph_tensor, _wrap
+    from brickwork.tensor import Tensor
+
+    src = fn.next[index]
+    device = _backend.device_of_array(value)
+    if src is None:
+        return Traced(_wrap(value, device))
+    if isinstance(src, Tensor):  # a leaf: the gradient reaches it through a pass-through node
+        return Traced(_graph_tensor(value, None, device, src))
+    return Traced(_graph_tensor(value, src, device))
 
 
 def _call(fn: Callable, a: Any, b: Any) -> Traced:
