@@ -188,7 +188,8 @@ def writeable(arr: Any) -> bool:
     writeable flag and would write such views silently, so the strides decide there."""
     if isinstance(arr, np.ndarray):
         return bool(arr.flags.writeable)
-    return not any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
+    # (an empty array has no elements to share, whatever its strides say)
+    return arr.size == 0 or not any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
 
 
 def address(arr: Any) -> int:
