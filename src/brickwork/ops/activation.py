@@ -10,7 +10,9 @@ A recorded backward (``create_graph=True``) cannot use that saved array: it
 is a value, not a function of the input. There ``recorded_derivative`` writes
 the derivative again with differentiable ops of the saved input (or output),
 so that second derivatives come out; piecewise-constant derivatives (leaky
-ReLU, hardtanh, hardsigmoid) are constants and are used as they are.
+ReLU, hardtanh, hardsigmoid) are constants and are used as they are. For
+that, the smooth ones keep their input (as PyTorch does) beside the fused
+derivative, and the ELU family its output.
 """
 
 from __future__ import annotations
