@@ -211,6 +211,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __array_function__(self, *args: Any, **kwargs: Any) -> Any:
         return NotImplemented
 
+    __array_priority__ = 100  # CuPy's: an operand of higher priority gets the reflected operator
+
     # -- attributes -----------------------------------------------------------
     shape = property(lambda self: self._a.shape)
     dtype = property(lambda self: self._a.dtype)
@@ -329,9 +331,9 @@ class ndarray:  # noqa: N801 - CuPy's name
 
 def _binary(op: Any, name: str, reflected: bool = False, inplace: bool = False) -> Any:
     def method(self: ndarray, other: Any) -> Any:
-        if (not reflected and not inplace and not isinstance(other, ndarray)
-                and getattr(other, "__array_priority__", 0) > 100):
-            return NotImplemented  # as CuPy: an operand of higher priority handles it (a Traced)
+        if (not inplace and not isinstance(other, ndarray)
+                and getattr(other, "__array_priority__", 0) > ndarray.__array_priority__):
+            return NotImplemented  # (CuPy's _should_use_rop)
         a = _unwrap(self, name)
         if isinstance(other, np.ndarray):
             raise TypeError(f"fake CuPy: {name}: Unsupported type {type(other)}")

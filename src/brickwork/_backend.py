@@ -188,7 +188,7 @@ def writeable(arr: Any) -> bool:
     writeable flag and would write such views silently, so the strides decide there."""
     if isinstance(arr, np.ndarray):
         return bool(arr.flags.writeable)
-    # (an empty array has nothing to share, whatever its strides: CuPy gives (3, 0) strides (0, 8))
+    # (an empty array has no elements to share, whatever its strides say)
     return arr.size == 0 or not any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape))
 
 

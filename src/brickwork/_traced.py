@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Traced", "TracedXP", "is_traced", "tensor_of", "untrace"]
+__all__ = ["Traced", "TracedXP", "input_of", "is_traced", "tensor_of", "untrace"]
 
 
 def is_traced(x: Any) -> bool:
@@ -221,9 +221,7 @@ class Traced:
         return Traced(_cast(self.t, dtype))
 
     def copy(self, order: str = "K") -> Traced:
-        # a new wrapper of the same tensor: recorded values are never written in place, but the
-        # copy may be rebound (``c = g.copy(); c[index] = 0``) and ``g`` must not follow
-        return Traced(self.t)
+        return Traced(self.t)  # (a new wrapper: in-place operators rebind the wrapper they are given)
 
     def conj(self) -> Traced:
         return self
@@ -291,6 +289,28 @@ def _as_tensor(x: Any, like: Any) -> Any:
     if isinstance(x, np.generic):
         return _wrap(xp.asarray(x), like._device)
     return x  # Python scalar: ops take it as is
+
+
+def input_of(fn: Any, index: int, value: Any) -> Traced:
+    """Input ``index`` of node ``fn``, in ``fn``'s recorded backward, as a traced value that holds
+    ``value`` (of the input's shape) and continues the graph where the input came from.
+
+    For a fused op that kept, instead of the input itself, an array that differs from it by a
+    constant (batch norm's centred input; a shift does not change any derivative of a
+    normalisation): its recorded backward rebuilds what it needs from this, and the first-order
+    path keeps no extra array. A constant input (one that needs no gradient) gives a constant.
+    """
+    from brickwork import _backend
+    from brickwork.autograd import _graph_tensor, _wrap
+    from brickwork.tensor import Tensor
+
+    src = fn.next[index]
+    device = _backend.device_of_array(value)
+    if src is None:
+        return Traced(_wrap(value, device))
+    if isinstance(src, Tensor):  # a leaf: the gradient reaches it through a pass-through node
+        return Traced(_graph_tensor(value, None, device, src))
+    return Traced(_graph_tensor(value, src, device))
 
 
 def _call(fn: Callable, a: Any, b: Any) -> Traced:
@@ -532,11 +552,16 @@ def _take_along_axis(x: Any, idx: Any, axis: int) -> Traced:
     from brickwork.autograd import _wrap
 
     idx = untrace(idx)
-    full = idx.shape
     t = x.t
-    if tuple(t._data.shape) != tuple(full):  # NumPy broadcasts the other axes; gather does not
-        shape = [s if i == axis % x.ndim else f for i, (s, f) in enumerate(zip(t._data.shape, full))]
-        t = _ops().broadcast_to(t, tuple(shape))
+    axis = axis % x.ndim
+    # NumPy broadcasts the other axes of both; gather does not
+    other = [builtins.max(s, f) for s, f in zip(t._data.shape, idx.shape)]
+    t_shape = tuple(s if i == axis else o for i, (s, o) in enumerate(zip(t._data.shape, other)))
+    i_shape = tuple(f if i == axis else o for i, (f, o) in enumerate(zip(idx.shape, other)))
+    if tuple(t._data.shape) != t_shape:
+        t = _ops().broadcast_to(t, t_shape)
+    if tuple(idx.shape) != i_shape:
+        idx = x.t._device.xp.broadcast_to(idx, i_shape)
     return Traced(_ops().gather(t, axis, _wrap(idx.astype(np.int64, copy=False), x.t._device)))
 
 

@@ -61,3 +61,18 @@ def test_dropout_inplace_and_float32(device):
 def test_dropout_rejects_bad_probability():
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.dropout(bw.ones(2), 1.5)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_dropout_differentiates_twice_with_the_same_mask(inplace, device):
+    rng = np.random.default_rng(3)
+    x0 = bw.tensor(rng.random((6, 5)) + 0.5, dtype=bw.float64, device=device, requires_grad=True)
+    u = bw.tensor(rng.standard_normal((6, 5)), dtype=bw.float64, device=device)
+    x = x0 * 1
+    y = F.dropout(x, 0.4, inplace=inplace)
+    m = (y / x0).detach()  # the scaled mask: 0 or 1 / 0.6
+    (g,) = bw.autograd.grad((y * y * y).sum(), x0, create_graph=True)  # 3 m³ x²
+    (h,) = bw.autograd.grad((g * u).sum(), x0)  # 6 m³ x u
+    xs, ms, us = (t.detach().cpu().numpy() for t in (x0, m, u))
+    np.testing.assert_allclose(g.detach().cpu().numpy(), 3 * ms ** 3 * xs ** 2, rtol=1e-12)
+    np.testing.assert_allclose(h.cpu().numpy(), 6 * ms ** 3 * xs * us, rtol=1e-12)

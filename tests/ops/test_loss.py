@@ -10,7 +10,13 @@ import torch.nn.functional as TF
 
 import brickwork as bw
 import brickwork.nn.functional as F
-from oracle import check_against_torch, check_op, gradcheck_arrays
+from oracle import (
+    check_against_torch,
+    check_double_against_torch,
+    check_op,
+    gradcheck_arrays,
+    gradgradcheck_arrays,
+)
 
 rng = np.random.default_rng(13)
 REDUCTIONS = ["none", "mean", "sum"]
@@ -46,8 +52,11 @@ def test_cross_entropy_class_indices(shapes, reduction, smoothing, weighted, dev
         # the weight is a constant, as in PyTorch's class weights
         check_against_torch(lambda x: ours(x, bw.tensor(w.astype(dt), device=x.device)),
                             lambda x: theirs(x, torch.tensor(w.astype(dt))), [x.astype(dt)], device)
+    check_double_against_torch(lambda x: ours(x, bw.tensor(w, device=x.device)),
+                               lambda x: theirs(x, torch.tensor(w)), [x], device)
     if reduction == "mean" and len(x_shape) == 2:
         gradcheck_arrays(lambda x: ours(x, bw.tensor(w, device=x.device)), [x], device)
+        gradgradcheck_arrays(lambda x: ours(x, bw.tensor(w, device=x.device)), [x], device)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -119,6 +128,9 @@ def test_binary_cross_entropy(shape, reduction, device):
                                                 reduction=reduction),
             lambda p, y: TF.binary_cross_entropy(p, y, torch.tensor(w.astype(dt)), reduction=reduction),
             [p.astype(dt), y.astype(dt)], device)
+    check_double_against_torch(  # (the weight is a constant, as in PyTorch)
+        lambda p, y: F.binary_cross_entropy(p, y, bw.tensor(w, device=p.device), reduction=reduction),
+        lambda p, y: TF.binary_cross_entropy(p, y, torch.tensor(w), reduction=reduction), [p, y], device)
 
 
 def test_binary_cross_entropy_clamps_log_at_minus_100(device):
@@ -151,6 +163,16 @@ def test_binary_cross_entropy_with_logits(shape, reduction, device):
         # pos_weight's own gradient, by central differences
         gradcheck_arrays(lambda x, y, pw: F.binary_cross_entropy_with_logits(x, y, pos_weight=pw),
                          [x, y, pw], device)
+        # (torch takes weight and pos_weight as constants; pos_weight's own, by differences below)
+        check_double_against_torch(
+            lambda x, y: F.binary_cross_entropy_with_logits(
+                x, y, bw.tensor(w, device=x.device), reduction=reduction,
+                pos_weight=bw.tensor(pw, device=x.device)),
+            lambda x, y: TF.binary_cross_entropy_with_logits(
+                x, y, torch.tensor(w), reduction=reduction, pos_weight=torch.tensor(pw)),
+            [x, y], device)
+        gradgradcheck_arrays(lambda x, y, pw: F.binary_cross_entropy_with_logits(x, y, pos_weight=pw),
+                             [x, y, pw], device)
 
 
 def test_binary_cross_entropy_with_logits_is_stable_for_huge_logits(device):

@@ -5,6 +5,14 @@ derivative in the same pass over the data (so backward is one multiply and
 nothing is recomputed): ``backward(g) = g * derivative``. The derivative
 follows PyTorch's convention at every kink (e.g. ``leaky_relu'(0)`` is the
 negative slope, ``hardtanh'`` is 0 at both bounds).
+
+A recorded backward (``create_graph=True``) cannot use that saved array: it
+is a value, not a function of the input. There ``recorded_derivative`` writes
+the derivative again with differentiable ops of the saved input (or output),
+so that second derivatives come out; piecewise-constant derivatives (leaky
+ReLU, hardtanh, hardsigmoid) are constants and are used as they are. For
+that, the smooth ones keep their input (as PyTorch does) beside the fused
+derivative, and the ELU family its output.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend
+from brickwork._traced import Traced
 from brickwork.autograd import Function
 from brickwork.ops._util import as_float
 from brickwork.tensor import Tensor
@@ -35,13 +44,29 @@ class _Pointwise(Function):
     """Base of the activations: forward stores ``self.derivative`` when a gradient is needed."""
 
     derivative: Any
+    # the fused derivative is read by a first-order backward only; a recorded one asks
+    # recorded_derivative, which every subclass defines
+    double_backward_constants = ("derivative",)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        d = self.derivative
-        return (g * d,)
+        if type(g) is Traced:  # a recorded backward (create_graph=True)
+            return (g * self.recorded_derivative(),)
+        return (g * self.derivative,)
+
+    def recorded_derivative(self) -> Any:
+        """The derivative for a recorded backward: traced, from the saved input or output."""
+        raise NotImplementedError
 
 
-class LeakyRelu(_Pointwise):
+class _PiecewiseLinear(_Pointwise):
+    """An activation whose derivative is piecewise constant: a constant of the recorded backward
+    (the second derivative is zero, as in PyTorch)."""
+
+    def recorded_derivative(self) -> Any:
+        return self.derivative
+
+
+class LeakyRelu(_PiecewiseLinear):
     op_name = "leaky_relu"
 
     def forward(self, x: Any, slope: float) -> Any:
@@ -57,6 +82,7 @@ class Elu(_Pointwise):
     """``scale · (x if x > 0 else alpha · (exp(input_scale · x) - 1))``: ELU, SELU and CELU."""
 
     op_name = "elu"
+    saves_output = True  # (the recorded derivative is a function of the output, as PyTorch's in-place one)
 
     def forward(self, x: Any, alpha: float, scale: float, input_scale: float) -> Any:
         xp = self.xp
@@ -67,17 +93,30 @@ class Elu(_Pointwise):
         if self.needs_input_grad[0]:
             e *= alpha * scale * input_scale
             self.derivative = xp.where(positive, x.dtype.type(scale), e)
+            self.out, self.alpha, self.scale, self.input_scale = out, alpha, scale, input_scale
+            # the sign of x: read off the output, except where alpha < 0 makes both branches positive
+            self.signs = (positive, x < 0) if alpha < 0 else None
         return out
+
+    def recorded_derivative(self) -> Any:
+        xp, out, alpha_scale = self.xp, self.out, self.alpha * self.scale
+        positive, negative = self.signs if self.signs is not None else (out > 0, out < 0)
+        # below 0: alpha·scale·input_scale·exp(input_scale·x) = input_scale·(out + alpha·scale);
+        # at 0 that value as a constant (PyTorch's second derivative is 0 there)
+        below = xp.where(negative, (out + alpha_scale) * self.input_scale, alpha_scale * self.input_scale)
+        return xp.where(positive, self.scale, below)
 
 
 class Gelu(_Pointwise):
     """``x · Φ(x)`` exactly (erf) or with PyTorch's tanh approximation."""
 
     op_name = "gelu"
+    saved_inputs = (0,)
 
     def forward(self, x: Any, approximate: str) -> Any:
         xp = self.xp
         need = self.needs_input_grad[0]
+        self.x, self.approximate = x, approximate
         if approximate == "tanh":
             inner = x * x
             inner *= 0.044715
@@ -114,13 +153,24 @@ class Gelu(_Pointwise):
             self.derivative = pdf
         return out
 
+    def recorded_derivative(self) -> Any:
+        x = self.x.t
+        if self.approximate == "tanh":
+            t = ((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI).tanh()
+            inner_grad = (1 + (3 * 0.044715) * x * x) * _SQRT_2_OVER_PI
+            return Traced(0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner_grad)
+        cdf = 0.5 * (1 + (x * _SQRT_HALF).erf())
+        return Traced(cdf + x * (-0.5 * x * x).exp() * _INV_SQRT_2PI)
+
 
 class Silu(_Pointwise):
     """``x · sigmoid(x)``."""
 
     op_name = "silu"
+    saved_inputs = (0,)
 
     def forward(self, x: Any) -> Any:
+        self.x = x
         s = _sigmoid(self.xp, x)
         out = x * s
         if self.needs_input_grad[0]:
@@ -131,14 +181,21 @@ class Silu(_Pointwise):
             self.derivative = d
         return out
 
+    def recorded_derivative(self) -> Any:
+        x = self.x.t
+        s = x.sigmoid()
+        return Traced(s * (1 + x * (1 - s)))
+
 
 class Mish(_Pointwise):
     """``x · tanh(softplus(x))``."""
 
     op_name = "mish"
+    saved_inputs = (0,)
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
+        self.x = x
         t = xp.tanh(_softplus(xp, x))
         out = x * t
         if self.needs_input_grad[0]:
@@ -149,16 +206,23 @@ class Mish(_Pointwise):
             self.derivative = d
         return out
 
+    def recorded_derivative(self) -> Any:
+        x = self.x.t
+        t = softplus(x).tanh()
+        return Traced(t + x * x.sigmoid() * (1 - t * t))
+
 
 class Softplus(_Pointwise):
     """``log(1 + exp(beta·x)) / beta``, linear where ``beta·x > threshold``."""
 
     op_name = "softplus"
+    saved_inputs = (0,)
 
     def forward(self, x: Any, beta: float, threshold: float) -> Any:
         xp = self.xp
         bx = x * beta
         linear = bx > threshold
+        self.x, self.beta, self.linear = x, beta, linear
         soft = _softplus(xp, bx)
         if beta != 1:
             soft /= beta
@@ -167,8 +231,11 @@ class Softplus(_Pointwise):
             self.derivative = xp.where(linear, x.dtype.type(1), _sigmoid(xp, bx))
         return out
 
+    def recorded_derivative(self) -> Any:
+        return self.xp.where(self.linear, 1.0, Traced((self.x.t * self.beta).sigmoid()))
 
-class Hardtanh(_Pointwise):
+
+class Hardtanh(_PiecewiseLinear):
     """``clip(x, min_val, max_val)``; the gradient is 0 at and beyond the bounds."""
 
     op_name = "hardtanh"
@@ -181,7 +248,7 @@ class Hardtanh(_Pointwise):
         return out
 
 
-class Hardsigmoid(_Pointwise):
+class Hardsigmoid(_PiecewiseLinear):
     """``relu6(x + 3) / 6``."""
 
     op_name = "hardsigmoid"
@@ -200,9 +267,11 @@ class Hardswish(_Pointwise):
     """``x · relu6(x + 3) / 6``."""
 
     op_name = "hardswish"
+    saved_inputs = (0,)
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
+        self.x = x
         gate = xp.clip(x + 3, 0, 6)
         gate /= 6
         out = x * gate
@@ -212,18 +281,27 @@ class Hardswish(_Pointwise):
             self.derivative = d
         return out
 
+    def recorded_derivative(self) -> Any:
+        x = self.x
+        return self.xp.where(x < -3, 0.0, self.xp.where(x <= 3, x / 3 + 0.5, 1.0))
+
 
 class LogSigmoid(_Pointwise):
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large ``|x|``."""
 
     op_name = "logsigmoid"
+    saved_inputs = (0,)
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
+        self.x = x
         out = -_softplus(xp, -x)
         if self.needs_input_grad[0]:
             self.derivative = _sigmoid(xp, -x)
         return out
+
+    def recorded_derivative(self) -> Any:
+        return Traced((-self.x.t).sigmoid())
 
 
 # ---------------------------------------------------------------------------

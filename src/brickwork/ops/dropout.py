@@ -21,6 +21,7 @@ class MaskedScale(Function):
     """``x * mask`` for a constant (broadcastable) mask array."""
 
     op_name = "dropout"
+    double_backward_constants = ("mask",)  # drawn once: a constant of a recorded backward too
 
     def forward(self, x: Any, mask: Any) -> Any:
         self.mask = mask

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from brickwork import _backend, dtypes
+from brickwork._traced import Traced
 from brickwork.autograd import DeviceMismatchError, Function
+from brickwork.ops import activation as act
 from brickwork.ops import elementwise as ew
 from brickwork.ops import reduce as rd
 from brickwork.ops._util import along_axis_index, as_float, sum_to
@@ -45,6 +47,10 @@ class ClassNLL(Function):
     """
 
     op_name = "cross_entropy"
+    saved_inputs = (0,)
+    # class weights are constants (as in PyTorch); the fused log-softmax is read by a first-order
+    # backward only: a recorded one takes log_softmax of the input again
+    double_backward_constants = ("logp", "wt", "weight")
 
     def forward(self, x: Any, *, target: Any, weight: Any, ignore_index: int,
                 label_smoothing: float, reduction: str, from_logits: bool) -> Any:
@@ -78,13 +84,15 @@ class ClassNLL(Function):
         else:
             out = loss
         if self.needs_input_grad[0]:
-            self.logp, self.safe_t, self.valid, self.wt = logp, safe_t, valid, wt
+            self.x, self.logp, self.safe_t, self.valid, self.wt = x, logp, safe_t, valid, wt
             self.weight, self.from_logits, self.eps = weight, from_logits, eps
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
         logp, safe_t, wt, eps = self.logp, self.safe_t, self.wt, self.eps
+        if self.from_logits and type(g) is Traced:  # recorded: log-softmax as a differentiable op
+            logp = Traced(log_softmax(self.x.t, dim=1))
         c = logp.shape[1]
         if self.denominator is not None:
             g = g / self.denominator
@@ -250,6 +258,7 @@ class BinaryCrossEntropy(Function):
 
     op_name = "binary_cross_entropy"
     saved_inputs = (0, 1)
+    double_backward_constants = ("log_x", "log_1mx")  # (a recorded backward takes the logs again)
 
     def forward(self, x: Any, y: Any) -> Any:
         xp = self.xp
@@ -268,7 +277,11 @@ class BinaryCrossEntropy(Function):
             denom = xp.maximum((1 - x) * x, 1e-12)
             gx = g * (x - y) / denom
         if need_y:
-            gy = g * (self.log_1mx - self.log_x)
+            if type(g) is Traced:
+                log_x, log_1mx = xp.maximum(xp.log(x), -100), xp.maximum(xp.log(1 - x), -100)
+            else:
+                log_x, log_1mx = self.log_x, self.log_1mx
+            gy = g * (log_1mx - log_x)
         return (gx, gy)
 
 
@@ -276,9 +289,10 @@ class BinaryCrossEntropyWithLogits(Function):
     """``(1-y)·x + (1 + (pw-1)·y)·softplus(-x)``: stable for any logit."""
 
     op_name = "binary_cross_entropy_with_logits"
-    saved_inputs = (0, 1)  # and pos_weight, when given (the engine checks listed inputs only)
+    saved_inputs = (0, 1, 2)  # (pos_weight is None when not given)
+    double_backward_constants = ("sp",)  # (a recorded backward takes softplus(-x) again)
 
-    def forward(self, x: Any, y: Any, pos_weight: Any = None) -> Any:
+    def forward(self, x: Any, y: Any, pos_weight: Any) -> Any:
         xp = self.xp
         sp = xp.log1p(xp.exp(-xp.abs(x)))  # softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
         sp += xp.maximum(-x, 0)
@@ -293,11 +307,16 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = self.xp
         x, y, pw, sp = self.x, self.y, self.pos_weight, self.sp
-        need = tuple(self.needs_input_grad) + (False,)
+        need = self.needs_input_grad
         gx = gy = gpw = None
+        if type(g) is Traced:  # recorded: stable differentiable ops for any logit
+            sp = Traced(-act.logsigmoid(x.t))
         if need[0]:
-            with np.errstate(over="ignore"):
-                one_minus_sig = 1 / (1 + xp.exp(x))  # sigmoid(-x)
+            if type(g) is Traced:
+                one_minus_sig = Traced((-x.t).sigmoid())
+            else:
+                with np.errstate(over="ignore"):
+                    one_minus_sig = 1 / (1 + xp.exp(x))  # sigmoid(-x)
             if pw is None:
                 gx = g * ((1 - y) - one_minus_sig)
             else:
@@ -306,7 +325,7 @@ class BinaryCrossEntropyWithLogits(Function):
             gy = g * (-x + (pw - 1) * sp) if pw is not None else g * -x
         if need[2]:
             gpw = sum_to(g * y * sp, pw.shape)
-        return (gx, gy) if pw is None else (gx, gy, gpw)
+        return (gx, gy, gpw)
 
 
 def _same_size(op: str, input: Tensor, target: Tensor) -> None:
@@ -366,10 +385,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     _check_reduction(reduction, op)
     _same_size(op, input, target)
     x, y = as_float(input), _like(target, input)
-    if pos_weight is None:
-        loss = BinaryCrossEntropyWithLogits.apply(x, y)
-    else:
-        loss = BinaryCrossEntropyWithLogits.apply(x, y, _like(pos_weight, input))
+    pw = None if pos_weight is None else _like(pos_weight, input)
+    loss = BinaryCrossEntropyWithLogits.apply(x, y, pw)
     return _weighted(loss, weight, reduction)
 
 

@@ -8,6 +8,11 @@ one formula
 
 with the means over the normalised axes, computed in one node instead of the
 dozen a composite would record.
+
+A recorded backward (``create_graph=True``) writes the same gradients with
+differentiable ops instead, from the saved centred input: normalisation does
+not change when its input shifts by a constant, so that array stands in for
+the input (:func:`brickwork._traced.input_of`) and no extra one is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from brickwork._traced import Traced, input_of
 from brickwork.autograd import DeviceMismatchError, Function
 from brickwork.ops._util import memory_order
 from brickwork.tensor import Tensor
@@ -34,20 +40,17 @@ def _normalize_backward(xp: Any, gh: Any, xhat: Any, invstd: Any, axis: Any) -> 
     return out
 
 
-def _split_params(params: tuple, has_weight: bool, has_bias: bool) -> tuple[Any, Any]:
-    """``(weight, bias)`` from the positional parameters after ``x`` (either may be absent)."""
-    weight = params[0] if has_weight else None
-    bias = params[int(has_weight)] if has_bias else None
-    return weight, bias
+def _recorded_normalize(xp: Any, x: Any, axis: Any, eps: float) -> tuple[Any, Any]:
+    """``(x̂, invstd)`` of a traced ``x`` over ``axis``, as differentiable ops."""
+    centered = x - x.mean(axis=axis, keepdims=True)
+    invstd = 1 / xp.sqrt((centered * centered).mean(axis=axis, keepdims=True) + eps)
+    return centered * invstd, invstd
 
 
-def _param_grads(need: tuple, has_weight: bool, has_bias: bool, gw: Any, gb: Any) -> list:
-    grads = []
-    if has_weight:
-        grads.append(gw() if need[1] else None)
-    if has_bias:
-        grads.append(gb() if need[1 + int(has_weight)] else None)
-    return grads
+def _recorded_normalize_backward(gh: Any, xhat: Any, invstd: Any, axis: Any) -> Any:
+    """:func:`_normalize_backward` as differentiable ops (a recorded backward)."""
+    return invstd * (gh - gh.mean(axis=axis, keepdims=True)
+                     - xhat * (gh * xhat).mean(axis=axis, keepdims=True))
 
 
 # ---------------------------------------------------------------------------
@@ -108,17 +111,19 @@ class BatchNorm(Function):
     """
 
     op_name = "batch_norm"
+    saved_inputs = (1,)  # the weight (None when absent)
+    # read by a first-order backward; a recorded one uses the centred input as the input itself
+    # (see input_of) and 1/std only when it is a constant (running statistics)
+    double_backward_constants = ("centered", "invstd")
 
-    def forward(self, x: Any, *params: Any, running_mean: Any, running_var: Any,
-                use_batch_stats: bool, momentum: float, eps: float, has_weight: bool,
-                has_bias: bool) -> Any:
+    def forward(self, x: Any, weight: Any, bias: Any, *, running_mean: Any, running_var: Any,
+                use_batch_stats: bool, momentum: float, eps: float) -> Any:
         xp = self.xp
-        weight, bias = _split_params(params, has_weight, has_bias)
         c = x.shape[1]
         shape = (1, c) + (1,) * (x.ndim - 2)
         axes = (0,) + tuple(range(2, x.ndim))
         self.axes, self.shape, self.use_batch_stats = axes, shape, use_batch_stats
-        self.has_weight, self.has_bias, self.weight = has_weight, has_bias, weight
+        self.weight, self.eps = weight, eps
         if not use_batch_stats and not any(self.needs_input_grad):  # inference: one fused pass
             scale = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
             if weight is not None:
@@ -153,12 +158,14 @@ class BatchNorm(Function):
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if type(g) is Traced:
+            return self._recorded_backward(g)
         xp, need = self.xp, self.needs_input_grad
         shape, axes, centered, invstd = self.shape, self.axes, self.centered, self.invstd
         sum_g, sum_gc = _channel_sums(xp, g, centered, axes)
         gx = None
         if need[0]:
-            scale = invstd * self.weight if self.has_weight else invstd
+            scale = invstd * self.weight if self.weight is not None else invstd
             gx = g * scale.reshape(shape)
             if self.use_batch_stats:
                 n = centered.size // centered.shape[1]
@@ -167,8 +174,26 @@ class BatchNorm(Function):
                 correction = centered * coef.reshape(shape)
                 correction -= (scale * sum_g / n).reshape(shape)
                 gx += correction
-        return (gx, *_param_grads(need, self.has_weight, self.has_bias,
-                                  lambda: sum_gc * invstd, lambda: sum_g))
+        gw = sum_gc * invstd if need[1] else None
+        return (gx, gw, sum_g if need[2] else None)
+
+    def _recorded_backward(self, g: Any) -> tuple[Any, ...]:
+        """The gradients as differentiable ops of the input, the weight and ``g``."""
+        need, shape, axes = self.needs_input_grad, self.shape, self.axes
+        x = input_of(self, 0, self.centered)  # (x less a per-channel constant)
+        if self.use_batch_stats:
+            xhat, invstd = _recorded_normalize(self.xp, x, axes, self.eps)
+        else:
+            invstd = self.invstd.reshape(shape)
+            xhat = x * invstd
+        w = self.weight.reshape(shape) if self.weight is not None else None
+        gx = None
+        if need[0]:
+            gh = g * w if w is not None else g
+            gx = (_recorded_normalize_backward(gh, xhat, invstd, axes) if self.use_batch_stats
+                  else gh * invstd)
+        gw = (g * xhat).sum(axis=axes) if need[1] else None
+        return (gx, gw, g.sum(axis=axes) if need[2] else None)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -215,13 +240,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     for t in stats:
         if t._device is not input._device:
             raise DeviceMismatchError("batch_norm (running statistics)", [input._device, t._device])
-    args = [a for a in (input, weight, bias) if a is not None]
     out = BatchNorm.apply(
-        *args,
+        input, weight, bias,
         running_mean=running_mean._data if running_mean is not None else None,
         running_var=running_var._data if running_var is not None else None,
         use_batch_stats=use_batch_stats, momentum=float(momentum), eps=float(eps),
-        has_weight=weight is not None, has_bias=bias is not None,
     )
     if use_batch_stats:
         for t in stats:
@@ -245,13 +268,12 @@ class LayerNorm(Function):
     """Normalise over the trailing ``k`` dims; ``weight``/``bias`` have those dims' shape."""
 
     op_name = "layer_norm"
+    saved_inputs = (1,)  # the weight (None when absent)
+    double_backward_constants = ("xhat", "invstd")  # (a recorded backward recomputes them)
 
-    def forward(self, x: Any, *params: Any, k: int, eps: float, has_weight: bool,
-                has_bias: bool) -> Any:
+    def forward(self, x: Any, weight: Any, bias: Any, *, k: int, eps: float) -> Any:
         xp = self.xp
-        weight, bias = _split_params(params, has_weight, has_bias)
-        self.has_weight, self.has_bias = has_weight, has_bias
-        self.shape, self.param_shape = x.shape, x.shape[x.ndim - k:]
+        self.shape, self.param_shape, self.eps = x.shape, x.shape[x.ndim - k:], eps
         x2 = x.reshape(-1, int(np.prod(self.param_shape)))
         xhat = x2 - x2.mean(axis=1, keepdims=True)
         var = (xhat * xhat).mean(axis=1, keepdims=True)
@@ -259,25 +281,31 @@ class LayerNorm(Function):
         invstd = xp.sqrt(var, out=var)
         xp.reciprocal(invstd, out=invstd)
         xhat *= invstd
-        self.xhat, self.invstd = xhat, invstd
-        self.weight = weight.reshape(-1) if weight is not None else None
+        self.xhat, self.invstd, self.weight = xhat, invstd, weight
         if weight is None and bias is None:
             return (xhat.copy() if self.needs_input_grad[0] else xhat).reshape(x.shape)
-        out = xhat * self.weight if weight is not None else xhat.copy()
+        out = xhat * weight.reshape(-1) if weight is not None else xhat.copy()
         if bias is not None:
             out += bias.reshape(-1)
         return out.reshape(x.shape)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        g2 = g.reshape(self.xhat.shape)
+        need = self.needs_input_grad
+        xhat, invstd = self.xhat, self.invstd
+        g2 = g.reshape(xhat.shape)
+        w = self.weight.reshape(-1) if self.weight is not None else None
+        recorded = type(g) is Traced
+        if recorded:  # the input less each row's mean (a constant shift) stands in for the input
+            x = input_of(self, 0, (xhat / invstd).reshape(self.shape)).reshape(xhat.shape)
+            xhat, invstd = _recorded_normalize(self.xp, x, 1, self.eps)
         gx = None
-        if self.needs_input_grad[0]:
-            gh = g2 * self.weight if self.weight is not None else g2
-            gx = _normalize_backward(self.xp, gh, self.xhat, self.invstd, 1).reshape(self.shape)
+        if need[0]:
+            gh = g2 * w if w is not None else g2
+            gx = (_recorded_normalize_backward(gh, xhat, invstd, 1) if recorded
+                  else _normalize_backward(self.xp, gh, xhat, invstd, 1)).reshape(self.shape)
         ps = self.param_shape
-        return (gx, *_param_grads(self.needs_input_grad, self.has_weight, self.has_bias,
-                                  lambda: (g2 * self.xhat).sum(axis=0).reshape(ps),
-                                  lambda: g2.sum(axis=0).reshape(ps)))
+        gw = (g2 * xhat).sum(axis=0).reshape(ps) if need[1] else None
+        return (gx, gw, g2.sum(axis=0).reshape(ps) if need[2] else None)
 
 
 def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
@@ -303,21 +331,19 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
             raise RuntimeError(
                 f"layer_norm: {name} has shape {tuple(t.shape)}, expected {normalized_shape}"
             )
-    args = [a for a in (input, weight, bias) if a is not None]
-    return LayerNorm.apply(*args, k=k, eps=float(eps), has_weight=weight is not None,
-                           has_bias=bias is not None)
+    return LayerNorm.apply(input, weight, bias, k=k, eps=float(eps))
 
 
 class GroupNorm(Function):
     """Normalise ``(N, C, *)`` over groups of ``C // G`` channels; per-channel affine."""
 
     op_name = "group_norm"
+    saved_inputs = (1,)  # the weight (None when absent)
+    double_backward_constants = ("xhat", "invstd")  # (a recorded backward recomputes them)
 
-    def forward(self, x: Any, *params: Any, groups: int, eps: float, has_weight: bool,
-                has_bias: bool) -> Any:
+    def forward(self, x: Any, weight: Any, bias: Any, *, groups: int, eps: float) -> Any:
         xp = self.xp
-        weight, bias = _split_params(params, has_weight, has_bias)
-        self.has_weight, self.has_bias = has_weight, has_bias
+        self.eps = eps
         n, c = x.shape[:2]
         x3 = x.reshape(n, groups, -1)
         mean = x3.mean(axis=2, keepdims=True)
@@ -337,16 +363,22 @@ class GroupNorm(Function):
         return out.reshape(x.shape)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        need = self.needs_input_grad
+        xhat, invstd = self.xhat, self.invstd
         n, c = self.shape[:2]
         g3 = g.reshape(n, c, -1)
+        recorded = type(g) is Traced
+        if recorded:  # the input less each group's mean (a constant shift) stands in for the input
+            x = input_of(self, 0, (xhat / invstd).reshape(self.shape)).reshape(xhat.shape)
+            xhat, invstd = _recorded_normalize(self.xp, x, 2, self.eps)
         gx = None
-        if self.needs_input_grad[0]:
+        if need[0]:
             gh = g3 * self.weight[:, None] if self.weight is not None else g3
-            gh = gh.reshape(self.xhat.shape)
-            gx = _normalize_backward(self.xp, gh, self.xhat, self.invstd, 2).reshape(self.shape)
-        return (gx, *_param_grads(self.needs_input_grad, self.has_weight, self.has_bias,
-                                  lambda: (g3 * self.xhat.reshape(n, c, -1)).sum(axis=(0, 2)),
-                                  lambda: g3.sum(axis=(0, 2))))
+            gh = gh.reshape(xhat.shape)
+            gx = (_recorded_normalize_backward(gh, xhat, invstd, 2) if recorded
+                  else _normalize_backward(self.xp, gh, xhat, invstd, 2)).reshape(self.shape)
+        gw = (g3 * xhat.reshape(n, c, -1)).sum(axis=(0, 2)) if need[1] else None
+        return (gx, gw, g3.sum(axis=(0, 2)) if need[2] else None)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -371,6 +403,4 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             raise RuntimeError(
                 f"group_norm: {name} has shape {tuple(t.shape)}, expected ({c},)"
             )
-    args = [a for a in (input, weight, bias) if a is not None]
-    return GroupNorm.apply(*args, groups=int(num_groups), eps=float(eps),
-                           has_weight=weight is not None, has_bias=bias is not None)
+    return GroupNorm.apply(input, weight, bias, groups=int(num_groups), eps=float(eps))
