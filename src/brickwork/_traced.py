@@ -301,7 +301,7 @@ def input_of(fn: Any, index: int, value: Any) -> Traced:
     path keeps no extra array. A constant input (one that needs no gradient) gives a constant.
     """
     from brickwork import _backend
-    from brickwork.autograd import _graph_tensor, _wrap
+    from brickwork.autograd._engine import _graph_tensor, _wrap
     from brickwork.tensor import Tensor
 
     src = fn.next[index]
