@@ -205,6 +205,9 @@ def test_wgan_gp_gradient_penalty_through_an_mlp_matches_torch():
     bp.backward()
     tp.backward()
     for (name, b), t in zip(b_net.named_parameters(), t_net.parameters()):
+        if t.grad is None:  # the last bias does not change the input gradient (torch: None too)
+            assert b.grad is None, name
+            continue
         assert b.grad is not None, name
         close(b.grad, t.grad)
 

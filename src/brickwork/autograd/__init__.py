@@ -7,8 +7,8 @@ The engine, :class:`Function` and the grad-mode switches live in
 ``jvp``, ``hvp`` and ``vhp``.
 """
 
-# (names the rest of brickwork imports from here)
-from brickwork.autograd._engine import (  # noqa: F401  # noqa: F401
+# (the private names too: the rest of brickwork imports them from here)
+from brickwork.autograd._engine import (  # noqa: F401
     DeviceMismatchError,
     Function,
     PostAccumulateGradHook,
