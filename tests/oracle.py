@@ -117,6 +117,11 @@ def gradcheck_arrays(
     **kwargs: Any,
 ) -> None:
     """``bw.testing.gradcheck`` of ``bw_fn`` on float64 copies of ``arrays`` (floats require grad)."""
+    assert bw.testing.gradcheck(bw_fn, _float64_inputs(arrays, device), **kwargs)
+
+
+def _float64_inputs(arrays: Sequence[np.ndarray], device: bw.device | str) -> list[bw.Tensor]:
+    """Tensors of ``arrays`` on ``device``: floats as float64 that require grad, the rest as they are."""
     device = bw.device(device).resolved()
     inputs = []
     for a in arrays:
@@ -125,7 +130,7 @@ def gradcheck_arrays(
             inputs.append(bw.tensor(a.astype(np.float64), device=device, requires_grad=True))
         else:
             inputs.append(bw.tensor(a, device=device))
-    assert bw.testing.gradcheck(bw_fn, inputs, **kwargs)
+    return inputs
 
 
 def check_double_against_torch(
@@ -199,15 +204,7 @@ def gradgradcheck_arrays(
     **kwargs: Any,
 ) -> None:
     """``bw.testing.gradgradcheck`` of ``bw_fn`` on float64 copies of ``arrays``."""
-    device = bw.device(device).resolved()
-    inputs = []
-    for a in arrays:
-        a = np.asarray(a)
-        if a.dtype.kind == "f":
-            inputs.append(bw.tensor(a.astype(np.float64), device=device, requires_grad=True))
-        else:
-            inputs.append(bw.tensor(a, device=device))
-    assert bw.testing.gradgradcheck(bw_fn, inputs, **kwargs)
+    assert bw.testing.gradgradcheck(bw_fn, _float64_inputs(arrays, device), **kwargs)
 
 
 def check_op(

@@ -25,18 +25,8 @@ from brickwork.autograd._engine import (  # noqa: F401
     run_backward,
     set_grad_enabled,
 )
+from brickwork.autograd._engine import __all__ as _engine_all
 
-__all__ = [
-    "Function",
-    "no_grad",
-    "enable_grad",
-    "set_grad_enabled",
-    "inference_mode",
-    "is_grad_enabled",
-    "grad",
-    "backward",
-    "DeviceMismatchError",
-    "functional",
-]
+__all__ = [*_engine_all, "functional"]
 
 from brickwork.autograd import functional  # noqa: E402  (needs the names above)
