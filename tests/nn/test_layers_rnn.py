@@ -109,3 +109,15 @@ def test_hidden_state_shape_errors():
         gru(bw.zeros(5, 1, 3), bw.zeros(1, 1, 4))
     with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
         nn.RNNBase("GRU", 3, 4, proj_size=2)
+
+
+def test_flat_weight_names_are_torchs():
+    """d2l's init_seq2seq walks module._flat_weights_names and initialises module._parameters[name]."""
+    for cls, kw in ((bw.nn.GRU, {}), (bw.nn.LSTM, {"bidirectional": True, "num_layers": 2}),
+                    (bw.nn.LSTM, {"proj_size": 2}), (bw.nn.RNN, {"bias": False})):
+        b, t = cls(5, 4, **kw), getattr(torch.nn, cls.__name__)(5, 4, **kw)
+        assert b._flat_weights_names == t._flat_weights_names
+        assert b._all_weights == t._all_weights
+        for name in b._flat_weights_names:
+            if "weight" in name:
+                bw.nn.init.xavier_uniform_(b._parameters[name])

@@ -103,6 +103,18 @@ class RNNBase(Module):
     def _flat_weights(self) -> list[Tensor]:
         return [getattr(self, n) for n in self._flat_names]
 
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """The parameter names in PyTorch's flat order (``weight_ih_l0``, ``weight_hh_l0``, ...):
+        private in PyTorch, but d2l's ``init_seq2seq`` reads it."""
+        return list(self._flat_names)
+
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names per layer and direction, as PyTorch's ``_all_weights``."""
+        per = len(self._flat_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        return [self._flat_names[i:i + per] for i in range(0, len(self._flat_names), per)]
+
     def reset_parameters(self) -> None:
         """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
