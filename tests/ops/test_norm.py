@@ -123,3 +123,20 @@ def test_batch_norm_on_batch_innermost_memory(training, device):
         check_op(lambda x, w, b: run(bw, x, w, b, lambda t: outer(_batch_innermost(t))),
                  lambda x, w, b: run(torch, x, w, b, same),
                  [_data(4, 3, 2, 5), _data(3), _data(3)], device, gradcheck=False)
+
+
+def test_grad_fn_names_print_as_torch():
+    """d2l's transformer section prints a layer-norm output: the grad_fn reads as torch's."""
+    import re
+
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    for name, bw_fn, torch_fn in (
+        ("layer_norm", lambda t: bw.nn.functional.layer_norm(t, (4,)),
+         lambda t: torch.nn.functional.layer_norm(t, (4,))),
+        ("batch_norm", lambda t: bw.nn.BatchNorm1d(3)(t), lambda t: torch.nn.BatchNorm1d(3)(t)),
+        ("group_norm", lambda t: bw.nn.functional.group_norm(t, 1),
+         lambda t: torch.nn.functional.group_norm(t, 1)),
+    ):
+        b = bw_fn(bw.tensor(x, requires_grad=True))
+        t = torch_fn(torch.tensor(x, requires_grad=True))
+        assert re.findall(r"grad_fn=<\w+>", repr(b)) == re.findall(r"grad_fn=<\w+>", repr(t)), name

@@ -109,6 +109,7 @@ class BatchNorm(Function):
 
         dx = s·g - s·Σg/n - s·invstd²·Σg(x - mean)/n · (x - mean),   s = invstd · weight
     """
+    name = "NativeBatchNorm"  # what grad_fn prints, as PyTorch: <NativeBatchNormBackward0>
 
     op_name = "batch_norm"
     saved_inputs = (1,)  # the weight (None when absent)
@@ -266,6 +267,7 @@ def _empty_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None)
 
 class LayerNorm(Function):
     """Normalise over the trailing ``k`` dims; ``weight``/``bias`` have those dims' shape."""
+    name = "NativeLayerNorm"  # what grad_fn prints, as PyTorch: <NativeLayerNormBackward0>
 
     op_name = "layer_norm"
     saved_inputs = (1,)  # the weight (None when absent)
@@ -336,6 +338,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
 
 class GroupNorm(Function):
     """Normalise ``(N, C, *)`` over groups of ``C // G`` channels; per-channel affine."""
+    name = "NativeGroupNorm"  # what grad_fn prints, as PyTorch: <NativeGroupNormBackward0>
 
     op_name = "group_norm"
     saved_inputs = (1,)  # the weight (None when absent)
