@@ -5,7 +5,7 @@ scalars; ``bw.save_model`` / ``bw.load_model`` add the architecture. Files
 are standard safetensors files (a flat state dict is readable by
 ``safetensors.numpy.load_file`` and ``safetensors.torch.load_file`` under its
 own keys); containers, scalars and tied tensors are described by JSON in the
-header's ``__metadata__`` (format: README, "Saving and loading"). Nothing is
+header's ``__metadata__`` (format: docs/guides/files.md, "The file format"). Nothing is
 ever unpickled or executed; malformed files raise :class:`FileFormatError`.
 Writes to a path are atomic.
 

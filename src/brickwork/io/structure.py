@@ -2,7 +2,7 @@
 
 Saving walks the object once (:func:`flatten`): every tensor becomes a named
 host array, and the containers and scalars around them become a JSON tree
-(the grammar is documented in the README, section "Saving and loading").
+(the grammar is documented in docs/guides/files.md, section "The file format").
 Everything is checked during this walk, so an unsupported object raises
 before a byte is written. Loading (:func:`rebuild`) checks the tree from the
 file node by node and builds the containers back; it only ever creates
