@@ -718,14 +718,20 @@ def _apply_leaf_hooks_recorded(leaf: Any, g: Any) -> Any:
     return g
 
 
-def _accumulate_recorded(leaf: Any, g: Any) -> None:
-    """``leaf.grad`` (+)= ``g``, recorded: the gradient keeps its history, as PyTorch's does."""
-    if g.dtype != leaf.dtype:
-        g = g.to(leaf.dtype)
-    if tuple(g._data.shape) != tuple(leaf._data.shape):
+def _fit_recorded(g: Any, like: Any) -> Any:
+    """A recorded gradient in ``like``'s dtype and shape (broadcast where an op left it smaller)."""
+    if g.dtype != like.dtype:
+        g = g.to(like.dtype)
+    if tuple(g._data.shape) != tuple(like._data.shape):
         from brickwork.ops.shape import broadcast_to
 
-        g = broadcast_to(g, tuple(leaf._data.shape))
+        g = broadcast_to(g, tuple(like._data.shape))
+    return g
+
+
+def _accumulate_recorded(leaf: Any, g: Any) -> None:
+    """``leaf.grad`` (+)= ``g``, recorded: the gradient keeps its history, as PyTorch's does."""
+    g = _fit_recorded(g, leaf)
     if g._grad_fn is None and (g is leaf or not g.requires_grad):
         g = _wrap(g._data.copy(), leaf._device)  # never alias a tensor the user holds
     old = leaf._grad
@@ -935,13 +941,7 @@ def grad(
                 )
             result.append(None)
         elif create_graph:
-            if g.dtype != t.dtype:
-                g = g.to(t.dtype)
-            if tuple(g._data.shape) != tuple(t._data.shape):
-                from brickwork.ops.shape import broadcast_to
-
-                g = broadcast_to(g, tuple(t._data.shape))
-            result.append(g)
+            result.append(_fit_recorded(g, t))
         else:
             if g.shape != t._data.shape:
                 g = t._device.xp.broadcast_to(g, t._data.shape).copy()
