@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["USER_THREAD_VARIABLES", "blas_threads"]
+__all__ = ["USER_THREAD_VARIABLES", "blas_threads", "openblas_kernel"]
 
 USER_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "GOTO_NUM_THREADS")
@@ -37,8 +37,9 @@ def _user_choice() -> str | None:
     return None
 
 
-def _loaded_openblas() -> list[tuple[Any, Any]]:
-    """(setter, getter) pairs of every OpenBLAS loaded into this process (empty off Linux)."""
+def _openblas_handles() -> list[tuple[Any, str]]:
+    """(library handle, name of its thread setter) for every OpenBLAS loaded into this process
+    (empty off Linux)."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
@@ -52,12 +53,37 @@ def _loaded_openblas() -> list[tuple[Any, Any]]:
         except OSError:
             continue
         for setter in _SETTERS:
-            getter = setter.replace("set_", "get_")
-            if hasattr(lib, setter) and hasattr(lib, getter):
-                getattr(lib, getter).restype = ctypes.c_int
-                found.append((getattr(lib, setter), getattr(lib, getter)))
+            if hasattr(lib, setter) and hasattr(lib, setter.replace("set_", "get_")):
+                found.append((lib, setter))
                 break
     return found
+
+
+def _loaded_openblas() -> list[tuple[Any, Any]]:
+    """(setter, getter) pairs of every OpenBLAS loaded into this process (empty off Linux)."""
+    found = []
+    for lib, setter in _openblas_handles():
+        getter = getattr(lib, setter.replace("set_", "get_"))
+        getter.restype = ctypes.c_int
+        found.append((getattr(lib, setter), getter))
+    return found
+
+
+def openblas_kernel() -> str | None:
+    """The name of the kernel family NumPy's OpenBLAS runs on this CPU (``"Haswell"``,
+    ``"SkylakeX"``...; ``OPENBLAS_CORETYPE`` can force one), or None when NumPy's BLAS is not an
+    OpenBLAS found loaded in this process.
+
+    >>> from brickwork._blas import openblas_kernel
+    >>> openblas_kernel() is None or isinstance(openblas_kernel(), str)
+    True
+    """
+    for lib, setter in _openblas_handles():
+        corename = getattr(lib, setter.replace("set_num_threads", "get_corename"), None)
+        if corename is not None:
+            corename.restype = ctypes.c_char_p
+            return (corename() or b"").decode() or None
+    return None
 
 
 @contextlib.contextmanager

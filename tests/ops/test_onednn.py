@@ -67,6 +67,28 @@ def test_primitives_are_made_once_per_geometry():
 
 
 @needs_onednn
+def test_both_gradients_share_one_reorder_of_the_incoming_gradient(monkeypatch):
+    lib = _onednn._load()
+    x = bw.randn(4, 16, 12, 12, requires_grad=True)
+    w = bw.randn(16, 16, 3, 3, requires_grad=True)
+    g = bw.randn(4, 16, 12, 12)
+    F.conv2d(x, w, padding=1).backward(g)  # plans made
+    want_x, want_w = x.grad.numpy().copy(), w.grad.numpy().copy()
+    plans = [p for key, p in lib.cache.items() if key[0] in ("bwd_data", "bwd_weights")]
+    reorders = {id(p.to_diff_dst) for p in plans if p.to_diff_dst is not None}
+    if len(reorders) < 2 or not lib.lib.dnnl_memory_desc_equal(plans[0].diff_dst, plans[1].diff_dst):
+        pytest.skip("oneDNN wants the gradient in two layouts here: nothing to share")
+    runs = []
+    execute = _onednn._Library.execute
+    monkeypatch.setattr(_onednn._Library, "execute",
+                        lambda self, prim, args: (runs.append(id(prim)), execute(self, prim, args)))
+    x.grad = w.grad = None
+    F.conv2d(x, w, padding=1).backward(g)
+    assert sum(r in reorders for r in runs) == 1
+    assert np.array_equal(x.grad.numpy(), want_x) and np.array_equal(w.grad.numpy(), want_w)
+
+
+@needs_onednn
 @pytest.mark.parametrize("layout", ["nchw", "batch_innermost", "channels_last"])
 def test_both_paths_agree_on_a_small_cnn_step_whatever_the_input_layout(layout):
     rng = np.random.default_rng(0)
@@ -173,3 +195,92 @@ def test_loading_onednn_leaves_the_environment_as_it_was():
                          env={**env, "PYTHONPATH": SRC})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["unset"]  # passive waiting was asked of libgomp only while it loaded
+
+
+# ---- matrix products on oneDNN's GEMM (where its kernels are wider than OpenBLAS's)
+
+def _layouts(rng: np.random.Generator, rows: int, cols: int) -> dict[str, np.ndarray]:
+    base = rng.standard_normal((rows, cols)).astype(np.float32)
+    wide = np.zeros((rows, cols + 5), np.float32)
+    wide[:, :cols] = base
+    return {"C": base, "F": np.asfortranarray(base), "row slice": wide[:, :cols],
+            "every other column": np.repeat(base, 2, axis=1)[:, ::2],
+            "broadcast row": np.broadcast_to(base[:1], (rows, cols))}
+
+
+@needs_onednn
+@pytest.mark.parametrize("a_layout", ["C", "F", "row slice", "every other column", "broadcast row"])
+@pytest.mark.parametrize("b_layout", ["C", "F", "row slice"])
+def test_gemm_agrees_with_numpy_on_every_operand_layout(a_layout, b_layout):
+    rng = np.random.default_rng(0)
+    a = _layouts(rng, 96, 130)[a_layout]
+    b = _layouts(rng, 130, 70)[b_layout]
+    with _onednn.forced("onednn"):
+        got = _onednn.mm(a, b)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert got.shape == (96, 70) and got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert not np.array_equal(got, a @ b) or a_layout == "broadcast row"  # it did run elsewhere
+
+
+def test_small_products_float64_and_vectors_stay_on_numpy_bit_for_bit():
+    rng = np.random.default_rng(1)
+    f32 = np.float32
+    cases = [(rng.standard_normal((1, 784), dtype=f32), rng.standard_normal((784, 256), dtype=f32)),
+             (rng.standard_normal((64, 64), dtype=f32), rng.standard_normal((64, 64), dtype=f32)),
+             (rng.standard_normal((256, 784)), rng.standard_normal((784, 256)))]
+    with _onednn.forced("onednn"):
+        for a, b in cases:
+            assert np.array_equal(_onednn.mm(a, b), a @ b)
+    a, b = cases[0][1].T.copy(), cases[0][1]
+    with _onednn.forced("numpy"):
+        assert np.array_equal(_onednn.mm(a, b), a @ b)
+
+
+@needs_onednn
+def test_linear_and_matmul_agree_on_both_gemm_paths_forward_and_backward():
+    rng = np.random.default_rng(2)
+    x_np = rng.standard_normal((4, 64, 96)).astype(np.float32)
+    w_np = (rng.standard_normal((80, 96)) / 10).astype(np.float32)
+    results = {}
+    for path in ("numpy", "onednn"):
+        with _onednn.forced(path):
+            x = bw.tensor(x_np, requires_grad=True)
+            lin = bw.nn.Linear(96, 80)
+            with bw.no_grad():
+                lin.weight.copy_(bw.tensor(w_np))
+                lin.bias.fill_(0.5)
+            m = bw.tensor(np.linspace(-1, 1, 80 * 70, dtype=np.float32).reshape(80, 70), requires_grad=True)
+            y = lin(x)                                 # 3-D input: one GEMM over the flattened batch
+            z = y[0] @ m                               # 2-D matmul
+            (y.square().mean() + z.sin().sum()).backward()
+            results[path] = [t.detach().numpy().copy() for t in (y, z, x.grad, lin.weight.grad,
+                                                                  lin.bias.grad, m.grad)]
+    for got, want in zip(results["onednn"], results["numpy"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+@needs_onednn
+def test_the_gemm_rule_wants_wider_vectors_than_openblas(monkeypatch):
+    import brickwork._blas as blas
+
+    lib = _onednn._load()
+    wide = lib.lib.dnnl_get_effective_cpu_isa() & _onednn._ISA_AVX512_CORE
+    for kernel, expected in (("Haswell", bool(wide)), ("Zen", bool(wide)), ("SkylakeX", False),
+                             ("SapphireRapids", False), (None, False)):
+        monkeypatch.setattr(blas, "openblas_kernel", lambda kernel=kernel: kernel)
+        monkeypatch.delitem(_onednn._state, "gemm", raising=False)
+        use, why = _onednn.gemm_rule()
+        assert use is expected, (kernel, why)
+        assert why.startswith("float32 matrix products on oneDNN" if use else "matrix products on NumPy")
+    monkeypatch.delitem(_onednn._state, "gemm", raising=False)
+
+
+def test_the_gemm_choice_is_said_with_the_convolution_path():
+    res = _run("import brickwork.ops._onednn as D; print(D.describe())", OPENBLAS_CORETYPE="Haswell")
+    assert res.returncode == 0, res.stderr
+    line = res.stdout.strip()
+    if _onednn.available():
+        assert "matrix products on" in line
+    else:
+        assert "NumPy im2col + GEMM path" in line

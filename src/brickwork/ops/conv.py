@@ -342,12 +342,13 @@ class Conv2d(Function):
             g = np.ascontiguousarray(g)
         key = self.key + (g.strides,)
         g_rows = None  # the gradient as (groups, O/groups, Ho, Wo·B) rows, made when the own path runs
+        memo: dict = {}  # oneDNN's copy of g in its own layout, made once for both gradients
         gx = gw = gb = None
         if need_w:
             if onednn and _onednn.choose("weight gradient", key) == "onednn":
                 with _onednn.timed("weight gradient", key, "onednn"):
                     gw, gb = _onednn.conv_backward_weights(x, g, self.weight_shape(g), need_b, stride,
-                                                           pads, dilation, groups)
+                                                           pads, dilation, groups, memo)
             else:
                 with _onednn.timed("weight gradient", key, "numpy", onednn):
                     g_rows = self._gradient_rows(g)
@@ -357,7 +358,8 @@ class Conv2d(Function):
         if need_x:
             if onednn and _onednn.choose("input gradient", key) == "onednn":
                 with _onednn.timed("input gradient", key, "onednn"):
-                    gx = _onednn.conv_backward_data(g, weight, x_shape, stride, pads, dilation, groups)
+                    gx = _onednn.conv_backward_data(g, weight, x_shape, stride, pads, dilation, groups,
+                                                    memo)
             else:
                 with _onednn.timed("input gradient", key, "numpy", onednn):
                     g_rows = self._gradient_rows(g) if g_rows is None else g_rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from brickwork.autograd import Function
+from brickwork.ops import _onednn
 from brickwork.ops._util import promote, sum_to
 from brickwork.tensor import Tensor
 
@@ -16,18 +17,20 @@ class Matmul(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.a, self.b = a, b
-        return a @ b
+        return _onednn.mm(a, b) if a.ndim == 2 == b.ndim else a @ b
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         need_a, need_b = self.needs_input_grad
         a, b = self.a, self.b
         ga = gb = None
         if need_a:
-            ga = sum_to(g @ b.swapaxes(-1, -2), a.shape)
+            ga = _onednn.mm(g, b.T) if g.ndim == 2 == b.ndim else sum_to(g @ b.swapaxes(-1, -2), a.shape)
         if need_b:
             if b.ndim == 2 and a.ndim > 2:
                 # one large GEMM over the flattened batch instead of a batch of small ones
-                gb = a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+                gb = _onednn.mm(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+            elif a.ndim == 2 == g.ndim:
+                gb = _onednn.mm(a.T, g)
             else:
                 gb = sum_to(a.swapaxes(-1, -2) @ g, b.shape)
         return (ga, gb)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from brickwork.autograd import Function
+from brickwork.ops import _onednn
 from brickwork.ops._util import as_float, norm_dim, numpy_names
 from brickwork.tensor import Tensor
 
@@ -59,7 +60,12 @@ class Linear(Function):
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
         self.x, self.weight = x, weight
         self.has_bias = bias is not None
-        out = x.dot(weight.T) if x.ndim == 2 else x @ weight.T  # (dot: less overhead at batch 1)
+        if x.ndim == 2:
+            out = _onednn.mm(x, weight.T)
+        elif x.ndim > 2 and x.flags.c_contiguous:  # the leading dimensions as one batch: one GEMM
+            out = _onednn.mm(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        else:
+            out = x @ weight.T
         if bias is not None:
             out += bias
         return out
@@ -67,13 +73,15 @@ class Linear(Function):
     def backward(self, g: Any) -> tuple[Any, ...]:
         need_x, need_w, *need_b = self.needs_input_grad
         x, w = self.x, self.weight
-        gx = g @ w if need_x else None
+        gx = None
+        if need_x:
+            gx = _onednn.mm(g, w) if g.ndim == 2 else g @ w
         gw = gb = None
         if need_w or (need_b and need_b[0]):
             g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
             if need_w:
                 x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-                gw = g2.T @ x2
+                gw = _onednn.mm(g2.T, x2)
             if need_b and need_b[0]:
                 gb = g2.sum(axis=0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
