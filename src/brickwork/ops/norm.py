@@ -75,9 +75,22 @@ def _channel_rows(x: Any) -> Any:
     return None
 
 
-def _channel_mean(x: Any, axes: tuple[int, ...]) -> Any:
+def _sample_rows(x: Any) -> Any:
+    """``(N, C, *S)`` in C order (NCHW memory, as oneDNN's convolutions return it) as an
+    ``(N, C, S)`` view, else None."""
+    if x.ndim >= 2 and x.flags.c_contiguous:
+        return x.reshape(x.shape[0], x.shape[1], -1)
+    return None
+
+
+def _channel_mean(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
     rows = _channel_rows(x)
-    return rows.mean(axis=1) if rows is not None else x.mean(axis=axes)
+    if rows is not None:
+        return rows.mean(axis=1)
+    samples = _sample_rows(x)
+    if samples is not None:  # one pass; NumPy's mean over axes (0, 2) is 3.5x slower on NCHW
+        return xp.einsum("nci->c", samples) / (x.size // x.shape[1])
+    return x.mean(axis=axes)
 
 
 def _channel_mean_square(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
@@ -85,17 +98,24 @@ def _channel_mean_square(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
     rows = _channel_rows(x)
     if rows is not None:
         return xp.einsum("ij,ij->i", rows, rows) / rows.shape[1]
+    samples = _sample_rows(x)
+    if samples is not None:
+        return xp.einsum("nci,nci->c", samples, samples) / (x.size // x.shape[1])
     return (x * x).mean(axis=axes)
 
 
 def _channel_sums(xp: Any, g: Any, centered: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
     """Per-channel ``sum(g)`` and ``sum(g · centered)``, without a full-size temporary when both
-    arrays have the same channel-outermost memory order (one dot product per channel)."""
+    arrays have the same channel-outermost memory order (one dot product per channel) or are
+    both in C order."""
     g_rows = _channel_rows(g)
     if g_rows is not None and memory_order(g) == memory_order(centered):
         c_rows = _channel_rows(centered)
         if c_rows is not None:
             return g_rows.sum(axis=1), xp.einsum("ij,ij->i", g_rows, c_rows)
+    g_samples, c_samples = _sample_rows(g), _sample_rows(centered)
+    if g_samples is not None and c_samples is not None:
+        return xp.einsum("nci->c", g_samples), xp.einsum("nci,nci->c", g_samples, c_samples)
     return g.sum(axis=axes), (g * centered).sum(axis=axes)
 
 
@@ -136,7 +156,7 @@ class BatchNorm(Function):
             out += shift.reshape(shape)
             return out
         if use_batch_stats:
-            mean = _channel_mean(x, axes)
+            mean = _channel_mean(xp, x, axes)
             centered = x - mean.reshape(shape)
             var = _channel_mean_square(xp, centered, axes)
             invstd = 1.0 / xp.sqrt(var + eps)
