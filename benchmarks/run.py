@@ -25,9 +25,11 @@ Method
   wall-clock time is reported, with the load average around each pair, and it is
   marked unreliable when the load exceeded the core count (idle BLAS/OpenMP
   workers spin, so two-thread wall times swing on a loaded machine).
-* Inside a child: the model, optimiser and data are built, the resident set size
-  is taken as the baseline and the peak RSS (Linux ``VmHWM``, reset through
-  ``/proc/self/clear_refs``) over the first steps, minus that baseline, is the
+* Inside a child: a tiny convolution and matrix product load the framework's
+  kernel libraries (their code is not the step's memory), the model, optimiser
+  and data are built, the resident set size is taken as the baseline and the
+  peak RSS (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``) over the
+  first steps, minus that baseline, is the
   memory the step needs (activations, gradients, optimiser state, workspaces,
   allocator caches). Those first steps are also the warm-up; then blocks of steps
   are timed and the child reports the median time per step. A workload marked
@@ -58,6 +60,10 @@ from workloads import WORKLOADS, Workload, build  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# --isa avx2: every library both frameworks use held to AVX2 kernels, as on a CPU without AVX-512
+# (NumPy's own ufunc loops are not limited: NumPy has no switch for that)
+ISA_LIMITS = {"avx2": {"OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                       "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
 
 # ---------------------------------------------------------------------------
 # machine and BLAS description
@@ -203,10 +209,21 @@ def child_check(workload: Workload, framework: str, smoke: bool, out_path: str) 
     return {"shapes": [list(g.shape) for g in got]}
 
 
+def load_kernel_libraries(lib: Any) -> None:
+    """One tiny convolution and one 64x128x64 matrix product, so that the framework has loaded its
+    kernel libraries (MKL, oneDNN) and generated their first code before the memory baseline is
+    taken: the step's peak then counts data (activations, gradients, workspaces), not library
+    code, for both frameworks alike. Not done for ``fresh`` workloads, which time first calls."""
+    lib.nn.functional.conv2d(lib.ones(1, 1, 8, 8), lib.ones(1, 1, 3, 3))
+    lib.ones(64, 128) @ lib.ones(128, 64)
+
+
 def child_time(workload: Workload, framework: str, smoke: bool, threads: int, clock: str,
                seconds: float, memory_steps: int) -> dict[str, Any]:
     lib = import_framework(framework, threads)
     tick = time.process_time if clock == "cpu" else time.perf_counter
+    if not workload.fresh:
+        load_kernel_libraries(lib)
     step, _ = build(lib, workload, smoke)
     gc.collect()
     result: dict[str, Any] = {}
@@ -325,6 +342,7 @@ def describe(machine: dict[str, Any]) -> str:
         f"python {machine['python']}; numpy {machine['numpy']} with {machine['blas']} "
         f"(OpenBLAS kernel {machine['blas_core'] or '?'}; OPENBLAS_CORETYPE="
         f"{machine['coretype'] or 'unset'}); torch {machine['torch']}; brickwork at {machine['commit']}",
+        *([f"ISA limit: {machine['isa']}"] if machine.get("isa") else []),
         f"load average (1 min) before: {machine['load_before']:.2f}"
         + (f", after: {machine['load_after']:.2f}" if "load_after" in machine else ""),
     ])
@@ -375,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-steps", type=int, default=2,
                         help="first steps over which the peak memory is taken (also the warm-up)")
     parser.add_argument("--json", default="", help="also write the results to this JSON file")
+    parser.add_argument("--isa", choices=sorted(ISA_LIMITS), default=None,
+                        help="hold every library of both frameworks to this instruction set's kernels "
+                             "(the children's environment: " + "; ".join(
+                                 f"{k}: " + " ".join(f"{n}={v}" for n, v in lim.items())
+                                 for k, lim in ISA_LIMITS.items()) + ")")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -399,12 +422,17 @@ def main(argv: list[str] | None = None) -> int:
     pairs = args.pairs or (1 if args.smoke else 5)
 
     blas = blas_info()
+    isa = ""
+    if args.isa:
+        os.environ.update(ISA_LIMITS[args.isa])  # the children inherit it; this process's NumPy is loaded
+        isa = f"{args.isa}: " + " ".join(f"{n}={v}" for n, v in ISA_LIMITS[args.isa].items())
+        blas["core"] = f"{ISA_LIMITS[args.isa]['OPENBLAS_CORETYPE']} (forced)"
     machine: dict[str, Any] = {
         "cpu": cpu_model(), "cores": os.cpu_count(), "vector": vector_extensions(),
         "python": platform.python_version(), "numpy": np.__version__,
         "blas": f"{blas['name']} {blas['version']}".strip(), "blas_core": blas["core"],
         "coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "torch": _version("torch"),
-        "commit": git_commit(), "load_before": _loadavg(),
+        "commit": git_commit(), "load_before": _loadavg(), "isa": isa,
     }
     print(describe(machine), flush=True)
     rows = []
