@@ -284,3 +284,24 @@ def test_the_gemm_choice_is_said_with_the_convolution_path():
         assert "matrix products on" in line
     else:
         assert "NumPy im2col + GEMM path" in line
+
+
+def test_matrix_products_never_load_onednn_when_it_is_switched_off():
+    code = ("import brickwork as bw\nfrom brickwork.ops import _onednn as D\n"
+            "print(D.gemm_live)\nbw.nn.Linear(784, 256)(bw.ones(256, 784)).sum().backward()\n"
+            "print(D.gemm_live, 'lib' in D._state)")
+    res = _run(code, BRICKWORK_ONEDNN="0")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", "False", "False"]
+
+
+def test_once_the_rule_says_no_products_stop_asking(monkeypatch):
+    import brickwork._blas as blas
+
+    monkeypatch.setattr(blas, "openblas_kernel", lambda: "SkylakeX")  # AVX-512 OpenBLAS: NumPy stays
+    monkeypatch.delitem(_onednn._state, "gemm", raising=False)
+    monkeypatch.setattr(_onednn, "gemm_live", True)
+    a = np.ones((256, 784), np.float32)
+    assert np.array_equal(_onednn.mm(a, a.T), a @ a.T)
+    assert _onednn.gemm_live is False
+    monkeypatch.delitem(_onednn._state, "gemm", raising=False)

@@ -59,7 +59,7 @@ _ISA_AVX512_CORE = 0x20  # the bit every dnnl_cpu_isa_avx512_* value (and nothin
 _OPENBLAS_AVX512 = ("skylakex", "cooperlake", "sapphirerapids")  # OpenBLAS's AVX-512 kernel families
 # below this many multiply-adds (or for a matrix-vector product) a C call's overhead outweighs
 # the faster kernel (64x64x64: 0.79x; 256x256x10: 1.08x; 8x784x256: 1.9x)
-_GEMM_MIN_WORK = 1 << 19
+GEMM_MIN_WORK = 1 << 19
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
 _P = ctypes.POINTER(ctypes.c_void_p)
@@ -299,13 +299,17 @@ class forced:
         self.path = path
 
     def __enter__(self) -> None:
+        global gemm_live
         _load()
-        self.saved = _state.get("off", False), _state.get("always", False), _state.get("tune", False)
+        self.saved = (_state.get("off", False), _state.get("always", False), _state.get("tune", False),
+                      gemm_live)
         _state["off"], _state["always"] = self.path == "numpy", self.path == "onednn"
         _state["tune"] = self.path == "tune"
+        gemm_live = gemm_live or (self.path == "onednn" and _state["lib"] is not None)
 
     def __exit__(self, *exc: object) -> None:
-        _state["off"], _state["always"], _state["tune"] = self.saved
+        global gemm_live
+        _state["off"], _state["always"], _state["tune"], gemm_live = self.saved
 
 
 _TRIAL_ORDER = ("onednn", "onednn", "numpy", "numpy")  # the first call of each path is its warm-up
@@ -427,18 +431,35 @@ def _operand(a: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, bytes, in
     return np.ascontiguousarray(a), b"N", cols
 
 
+# False once it is known that no product goes to oneDNN in this process (switched off, not
+# installed, or gemm_rule said no): hot paths read it before calling mm
+gemm_live = os.environ.get("BRICKWORK_ONEDNN", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def mm(a: Any, b: Any) -> Any:
-    """``a @ b``: on oneDNN's GEMM for float32 NumPy matrices large enough where :func:`gemm_rule`
-    says it is faster (or inside ``forced("onednn")``), otherwise the operator itself (NumPy's BLAS,
-    CuPy's, or a recorded product when gradients are being traced)."""
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and a.shape[0] * b.shape[1] * a.shape[1] >= _GEMM_MIN_WORK and a.shape[0] > 1
-            and b.shape[1] > 1 and a.dtype == np.float32 and b.dtype == np.float32
-            and not _state.get("off") and (_state.get("always") or gemm_rule()[0]) and _load()):
-        return _sgemm(a, b)
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
+    """``a @ b`` for two matrices: on oneDNN's GEMM for float32 NumPy matrices large enough where
+    :func:`gemm_rule` says it is faster (or inside ``forced("onednn")``), otherwise the operator
+    itself (NumPy's BLAS, CuPy's, or a recorded product when gradients are being traced).
+    """
+    if gemm_live:
+        m, k = a.shape
+        n = b.shape[1]
+        if m * k * n >= GEMM_MIN_WORK and m > 1 and n > 1 and _gemm_takes(a, b):
+            return _sgemm(a, b)
+    if type(a) is np.ndarray and type(b) is np.ndarray:
         return a.dot(b)  # less overhead than the operator for tiny matrices
     return a @ b
+
+
+def _gemm_takes(a: Any, b: Any) -> bool:
+    global gemm_live
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == np.float32
+            and b.dtype == np.float32) or _state.get("off"):
+        return False
+    if _load() is None or not (_state.get("always") or gemm_rule()[0]):
+        gemm_live = bool(_state.get("always") and _load() is not None)  # never again, unless forced
+        return False
+    return True
 
 
 def _sgemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
