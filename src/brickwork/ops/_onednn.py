@@ -407,7 +407,7 @@ def gemm_rule() -> tuple[bool, str]:
         from brickwork._blas import openblas_kernel
 
         lib = _load()
-        kernel = openblas_kernel()
+        kernel = None if lib is None else openblas_kernel()
         if lib is None:
             _state["gemm"] = (False, "")
         elif not lib.lib.dnnl_get_effective_cpu_isa() & _ISA_AVX512_CORE:
@@ -445,7 +445,7 @@ def mm(a: Any, b: Any) -> Any:
         m, k = a.shape
         n = b.shape[1]
         if m * k * n >= GEMM_MIN_WORK and m > 1 and n > 1 and _gemm_takes(a, b):
-            return _sgemm(a, b)
+            return _sgemm(a, b, m, k, n)
     if type(a) is np.ndarray and type(b) is np.ndarray:
         return a.dot(b)  # less overhead than the operator for tiny matrices
     return a @ b
@@ -457,17 +457,15 @@ def _gemm_takes(a: Any, b: Any) -> bool:
             and b.dtype == np.float32) or _state.get("off"):
         return False
     if _load() is None or not (_state.get("always") or gemm_rule()[0]):
-        gemm_live = bool(_state.get("always") and _load() is not None)  # never again, unless forced
+        gemm_live = False  # never again in this process, unless forced("onednn") re-arms it
         return False
     return True
 
 
-def _sgemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _sgemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int) -> np.ndarray:
     lib = _state["lib"]
     announce_once()
     lib.match_threads()
-    m, k = a.shape
-    n = b.shape[1]
     a, trans_a, lda = _operand(a, m, k)
     b, trans_b, ldb = _operand(b, k, n)
     out = np.empty((m, n), np.float32)
@@ -551,7 +549,7 @@ def _into(lib: _Library, reorder: Any, src_md: Any, array: np.ndarray, dst_md: A
     """
     if reorder is None:
         return array
-    key = (array.ctypes.data, array.shape, array.strides)
+    key = (array.ctypes.data, array.shape, array.strides) if memo is not None else None
     if memo is not None:
         for md, done in memo.get(key, ()):
             if lib.lib.dnnl_memory_desc_equal(md, dst_md):
