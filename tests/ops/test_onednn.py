@@ -189,12 +189,24 @@ def test_onednn_threads_follow_the_blas_thread_count():
 def test_loading_onednn_leaves_the_environment_as_it_was():
     code = ("import os, brickwork as bw, brickwork.nn.functional as F\n"
             "F.conv2d(bw.ones(1, 1, 4, 4), bw.ones(1, 1, 3, 3))\n"
-            "print(os.environ.get('OMP_WAIT_POLICY', 'unset'))\n")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            "print(os.environ.get('GOMP_SPINCOUNT', 'unset'), os.environ.get('OMP_WAIT_POLICY', 'unset'))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**env, "PYTHONPATH": SRC})
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["unset"]  # passive waiting was asked of libgomp only while it loaded
+    assert res.stdout.split() == ["unset", "unset"]  # the spin count was set only while libgomp loaded
+
+
+@needs_onednn
+@pytest.mark.parametrize("user, spin", [({}, str(_onednn.GOMP_SPIN)), ({"OMP_WAIT_POLICY": "PASSIVE"}, "0"),
+                                        ({"GOMP_SPINCOUNT": "777"}, "777")])
+def test_openmp_workers_spin_briefly_unless_the_user_chose(user, spin):
+    code = "import brickwork.ops._onednn as D\nassert D.available()\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**env, **user, "PYTHONPATH": SRC, "OMP_DISPLAY_ENV": "VERBOSE"})
+    assert res.returncode == 0, res.stderr
+    assert f"GOMP_SPINCOUNT = '{spin}'" in res.stderr  # libgomp's own report of what it read at load
 
 
 # ---- matrix products on oneDNN's GEMM (where its kernels are wider than OpenBLAS's)
@@ -258,6 +270,21 @@ def test_linear_and_matmul_agree_on_both_gemm_paths_forward_and_backward():
                                                                   lin.bias.grad, m.grad)]
     for got, want in zip(results["onednn"], results["numpy"], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+@needs_onednn
+def test_a_3d_linear_is_one_gemm_per_product_forward_and_backward(monkeypatch):
+    shapes = []
+    real = _onednn._sgemm
+    monkeypatch.setattr(_onednn, "_sgemm",
+                        lambda a, b, m, k, n: shapes.append((m, k, n)) or real(a, b, m, k, n))
+    x = bw.randn(4, 64, 96, requires_grad=True)
+    lin = bw.nn.Linear(96, 80)
+    with _onednn.forced("onednn"):
+        lin(x).sum().backward()                  # sum's gradient: a broadcast (0-stride) array
+        lin(x.transpose(0, 1)).square().sum().backward()  # a strided input
+    # forward, input gradient, weight gradient: each one GEMM over the flattened batch of 256 rows
+    assert sorted(shapes) == sorted([(256, 96, 80), (256, 80, 96), (80, 256, 96)] * 2)
 
 
 @needs_onednn

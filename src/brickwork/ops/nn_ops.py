@@ -4,6 +4,7 @@ these in ``brickwork.nn.functional`` and the kernel modules beside this one."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from brickwork.autograd import Function
@@ -63,8 +64,8 @@ class Linear(Function):
         if x.ndim == 2:  # (the size test inline: a batch-1 product pays no call for the choice)
             big = _onednn.gemm_live and x.size * weight.shape[0] >= _onednn.GEMM_MIN_WORK
             out = _onednn.mm(x, weight.T) if big else x.dot(weight.T)
-        elif x.ndim > 2 and x.flags.c_contiguous:  # the leading dimensions as one batch: one GEMM
-            out = _onednn.mm(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        elif x.ndim > 2:  # the leading dimensions as one batch: one GEMM (a strided x is copied once)
+            out = _onednn.mm(_rows(x), weight.T).reshape(*x.shape[:-1], weight.shape[0])
         else:
             out = x @ weight.T
         if bias is not None:
@@ -76,16 +77,25 @@ class Linear(Function):
         x, w = self.x, self.weight
         gx = None
         if need_x:
-            gx = _onednn.mm(g, w) if g.ndim == 2 else g @ w
+            if g.ndim == 2:
+                gx = _onednn.mm(g, w)
+            elif g.ndim > 2:  # as forward: the leading dimensions as one GEMM
+                gx = _onednn.mm(_rows(g), w).reshape(*g.shape[:-1], w.shape[1])
+            else:
+                gx = g @ w
         gw = gb = None
         if need_w or (need_b and need_b[0]):
-            g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+            g2 = _rows(g) if g.ndim != 2 else g
             if need_w:
-                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-                gw = _onednn.mm(g2.T, x2)
+                gw = _onednn.mm(g2.T, _rows(x) if x.ndim != 2 else x)
             if need_b and need_b[0]:
                 gb = g2.sum(axis=0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def _rows(a: Any) -> Any:
+    """``a`` as a matrix of its last dimension's rows (a view when ``a``'s layout allows one)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 @numpy_names
