@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 
 import brickwork as bw
 import brickwork.nn.functional as F
+import brickwork.ops.pool as pool_ops
 from oracle import check_op
 
 rng = np.random.default_rng(5)
@@ -246,3 +247,38 @@ def test_max_pool_return_indices_without_graph_take_the_last_nan(device):
     _, index = F.max_pool2d(bw.tensor(x, device=device), 3, 1, return_indices=True)
     assert index.cpu().numpy().item() == TF.max_pool2d(torch.tensor(x), 3, 1,
                                                        return_indices=True)[1].item() == 4
+
+
+@pytest.mark.parametrize("kw", ROUTING_CASES, ids=str)
+def test_large_max_pools_run_in_cache_sized_parts_with_the_same_results(kw, monkeypatch):
+    # parts of two (n, c) planes each: the split, the padding of every part and the offsets
+    # written back must give PyTorch's values, indices and gradients, NaNs and ties included
+    monkeypatch.setattr(pool_ops, "PART_BYTES", 2 * 9 * 10 * 4)
+    x = rng.integers(0, 3, size=(5, 2, 9, 10)).astype(np.float32)
+    x[0, 0, 1:3, 1:3] = np.nan
+    x[2, 1, 4, 4] = np.nan
+    g = rng.standard_normal((5, 2) + tuple(TF.max_pool2d(torch.tensor(x), **kw).shape[-2:]))
+    parts = pool_ops.cache_sized_parts(np, x)
+    assert [(p.start, p.stop) for p in parts] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    _compare_routing(x, g.astype(np.float32), kw, "cpu", lambda t: t)
+    # without a graph the forward alone is split too; recorded, the gradient is a scatter of g
+    np.testing.assert_array_equal(F.max_pool2d(bw.tensor(x), **kw).numpy(),
+                                  TF.max_pool2d(torch.tensor(x), **kw).numpy())
+    x = np.nan_to_num(x, nan=5.0) + rng.standard_normal(x.shape).astype(np.float32)
+    xb, xt = bw.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gb, gt = bw.tensor(g, requires_grad=True), torch.tensor(g, requires_grad=True)
+    v = rng.standard_normal(x.shape)
+    (dxb,) = bw.autograd.grad(F.max_pool2d(xb, **kw), xb, gb, create_graph=True)
+    (dxt,) = torch.autograd.grad(TF.max_pool2d(xt, **kw), xt, gt, create_graph=True)
+    (dxb * bw.tensor(v)).sum().backward()
+    (dxt * torch.tensor(v)).sum().backward()
+    np.testing.assert_allclose(dxb.detach().numpy(), dxt.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gb.grad.numpy(), gt.grad.numpy(), rtol=1e-6)
+
+
+def test_small_or_device_or_strided_inputs_pool_whole():
+    big = np.zeros((64, 128, 128), np.float32)  # 4 MiB: at the bound, still swept whole
+    assert pool_ops.cache_sized_parts(np, big) is None
+    assert pool_ops.cache_sized_parts(np, np.zeros((65, 128, 128), np.float32)) is not None
+    assert pool_ops.cache_sized_parts(np, np.zeros((128, 65, 128), np.float32).transpose(1, 0, 2)) is None
+    assert pool_ops.cache_sized_parts(object(), np.zeros((65, 128, 128), np.float32)) is None
