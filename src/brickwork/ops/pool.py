@@ -234,13 +234,17 @@ class MaxPool2d(Function):
         winner = self.winner.reshape(flat.shape)
         gx = np.empty(flat.shape[:1] + geo.in_hw, dtype=g.dtype)
         for part in self.parts:
-            gx[part] = self._scatter(flat[part], winner[part],
-                                     (part.stop - part.start,) + geo.padded_hw, (0, 1, 2))
+            shape = (part.stop - part.start,) + geo.padded_hw
+            if geo.needs_padding:  # built padded, then cropped into place
+                gx[part] = self._scatter(flat[part], winner[part], shape, (0, 1, 2))
+            else:
+                self._scatter(flat[part], winner[part], shape, (0, 1, 2), out=gx[part])
         return gx.reshape(g.shape[:-2] + geo.in_hw)
 
     def _scatter(self, g: Any, winner: Any, padded_shape: tuple[int, ...],
-                 order: tuple[int, ...]) -> Any:
-        """The input's gradient: ``g`` at each window's maximum (``winner``), cropped."""
+                 order: tuple[int, ...], out: Any = None) -> Any:
+        """The input's gradient: ``g`` at each window's maximum (``winner``), cropped; written
+        into ``out`` if given (a geometry without padding only)."""
         # Each kernel offset passes on the gradient of the outputs whose maximum it holds (an
         # inf or NaN gradient reaches only the maximum, as in PyTorch). Overlapping windows
         # add into deinterleaved planes, interleaved at the end; others write their strided
@@ -254,7 +258,8 @@ class MaxPool2d(Function):
             planes = Deinterleaved.zeros(xp, geo, padded_shape, order, g.dtype)
             views = planes.windows()
         else:
-            gx = empty_in_layout(xp, None, padded_shape, dtype=g.dtype, order=order)
+            gx = out if out is not None else empty_in_layout(xp, None, padded_shape,
+                                                             dtype=g.dtype, order=order)
             if not geo.covers_input:
                 gx.fill(0)
             views = [gx[..., rows, cols] for rows, cols in geo.windows()]
@@ -277,7 +282,7 @@ class MaxPool2d(Function):
             else:
                 share[...] = xp.where(hit, g, zero)
             view += share
-        return geo.crop(planes.interleave(xp) if geo.overlapping else gx)
+        return geo.crop(planes.interleave(xp, out) if geo.overlapping else gx)
 
     def _backward_recorded(self, g: Any) -> tuple[Any, ...]:
         """``g`` added into a zero (padded) input at each window's maximum, recorded."""
@@ -354,13 +359,15 @@ class Deinterleaved:
                 views.append(plane[..., r // sh:r // sh + oh, c // sw:c // sw + ow])
         return views
 
-    def interleave(self, xp: Any) -> Any:
-        """The full array of these planes (every phase present, as :meth:`zeros` makes them)."""
+    def interleave(self, xp: Any, out: Any = None) -> Any:
+        """The full array of these planes (every phase present, as :meth:`zeros` makes them),
+        written into ``out`` if given."""
         (sh, sw) = self.geo.stride
         first = self.planes[0, 0]
-        if (sh, sw) == (1, 1):
+        if (sh, sw) == (1, 1) and out is None:
             return first
-        out = empty_in_layout(xp, None, self.shape, dtype=first.dtype, order=self.order)
+        if out is None:
+            out = empty_in_layout(xp, None, self.shape, dtype=first.dtype, order=self.order)
         for (a, b), plane in self.planes.items():
             out[..., a::sh, b::sw] = plane
         return out
