@@ -220,22 +220,33 @@ def _layouts(rng: np.random.Generator, rows: int, cols: int) -> dict[str, np.nda
             "broadcast row": np.broadcast_to(base[:1], (rows, cols))}
 
 
+def _spy_sgemm(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """The (m, k, n) of every product that goes to dnnl_sgemm from now on."""
+    calls: list[tuple[int, int, int]] = []
+    real = _onednn._sgemm
+    monkeypatch.setattr(_onednn, "_sgemm",
+                        lambda a, b, m, k, n: calls.append((m, k, n)) or real(a, b, m, k, n))
+    return calls
+
+
 @needs_onednn
 @pytest.mark.parametrize("a_layout", ["C", "F", "row slice", "every other column", "broadcast row"])
 @pytest.mark.parametrize("b_layout", ["C", "F", "row slice"])
-def test_gemm_agrees_with_numpy_on_every_operand_layout(a_layout, b_layout):
+def test_gemm_agrees_with_numpy_on_every_operand_layout(a_layout, b_layout, monkeypatch):
     rng = np.random.default_rng(0)
     a = _layouts(rng, 96, 130)[a_layout]
     b = _layouts(rng, 130, 70)[b_layout]
+    calls = _spy_sgemm(monkeypatch)
     with _onednn.forced("onednn"):
         got = _onednn.mm(a, b)
+    assert calls == [(96, 130, 70)]  # it ran on oneDNN (its rounding may equal OpenBLAS's: AVX-512 both)
     want = a.astype(np.float64) @ b.astype(np.float64)
     assert got.shape == (96, 70) and got.dtype == np.float32 and got.flags.c_contiguous
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    assert not np.array_equal(got, a @ b) or a_layout == "broadcast row"  # it did run elsewhere
 
 
-def test_small_products_float64_and_vectors_stay_on_numpy_bit_for_bit():
+def test_small_products_float64_and_vectors_stay_on_numpy_bit_for_bit(monkeypatch):
+    calls = _spy_sgemm(monkeypatch)
     rng = np.random.default_rng(1)
     f32 = np.float32
     cases = [(rng.standard_normal((1, 784), dtype=f32), rng.standard_normal((784, 256), dtype=f32)),
@@ -247,6 +258,7 @@ def test_small_products_float64_and_vectors_stay_on_numpy_bit_for_bit():
     a, b = cases[0][1].T.copy(), cases[0][1]
     with _onednn.forced("numpy"):
         assert np.array_equal(_onednn.mm(a, b), a @ b)
+    assert calls == []
 
 
 @needs_onednn
@@ -274,10 +286,7 @@ def test_linear_and_matmul_agree_on_both_gemm_paths_forward_and_backward():
 
 @needs_onednn
 def test_a_3d_linear_is_one_gemm_per_product_forward_and_backward(monkeypatch):
-    shapes = []
-    real = _onednn._sgemm
-    monkeypatch.setattr(_onednn, "_sgemm",
-                        lambda a, b, m, k, n: shapes.append((m, k, n)) or real(a, b, m, k, n))
+    shapes = _spy_sgemm(monkeypatch)
     x = bw.randn(4, 64, 96, requires_grad=True)
     lin = bw.nn.Linear(96, 80)
     with _onednn.forced("onednn"):
