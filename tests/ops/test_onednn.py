@@ -234,14 +234,14 @@ def _spy_sgemm(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
 @pytest.mark.parametrize("b_layout", ["C", "F", "row slice"])
 def test_gemm_agrees_with_numpy_on_every_operand_layout(a_layout, b_layout, monkeypatch):
     rng = np.random.default_rng(0)
-    a = _layouts(rng, 96, 130)[a_layout]
+    a = _layouts(rng, 128, 130)[a_layout]
     b = _layouts(rng, 130, 70)[b_layout]
     calls = _spy_sgemm(monkeypatch)
     with _onednn.forced("onednn"):
         got = _onednn.mm(a, b)
-    assert calls == [(96, 130, 70)]  # it ran on oneDNN (its rounding may equal OpenBLAS's: AVX-512 both)
+    assert calls == [(128, 130, 70)]  # it ran on oneDNN (its rounding may equal OpenBLAS's: AVX-512 both)
     want = a.astype(np.float64) @ b.astype(np.float64)
-    assert got.shape == (96, 70) and got.dtype == np.float32 and got.flags.c_contiguous
+    assert got.shape == (128, 70) and got.dtype == np.float32 and got.flags.c_contiguous
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 

@@ -56,8 +56,10 @@ _MAX_DIMS = 12
 _CACHE_SIZE = 256
 _ISA_AVX512_CORE = 0x20  # the bit every dnnl_cpu_isa_avx512_* value (and nothing below) has
 # below this many multiply-adds (or for a matrix-vector product) a C call's overhead outweighs
-# the faster kernel (64x64x64: 0.79x; 256x256x10: 1.08x; 8x784x256: 1.9x)
-GEMM_MIN_WORK = 1 << 19
+# the faster kernel. oneDNN's speed / OpenBLAS's, one thread: AMD EPYC (Haswell kernel) 64x64x64
+# 0.79x, 256x256x10 1.08x, 8x784x256 1.9x; Intel Xeon (SkylakeX kernel) 64x128x64 0.43x,
+# 256x256x10 0.71x, 10x256x256 0.70x, 8x784x256 1.9x, 128x128x128 1.1x
+GEMM_MIN_WORK = 1 << 20
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
 _P = ctypes.POINTER(ctypes.c_void_p)
