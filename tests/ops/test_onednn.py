@@ -285,6 +285,30 @@ def test_linear_and_matmul_agree_on_both_gemm_paths_forward_and_backward():
 
 
 @needs_onednn
+def test_on_several_threads_every_product_openblas_would_thread_goes_to_onednn(monkeypatch):
+    lib = _onednn._load()
+    calls = _spy_sgemm(monkeypatch)
+    a = np.ones((256, 256), np.float32)
+    b = np.ones((256, 10), np.float32)               # 2^19.3 multiply-adds: OpenBLAS threads it
+    real = lib.match_threads.get_blas
+    try:
+        for threads, bound, want in ((1, _onednn.GEMM_MIN_WORK, []),
+                                     (2, _onednn.GEMM_MIN_WORK_THREADED, [(256, 256, 10)])):
+            calls.clear()
+            monkeypatch.setattr(lib.match_threads, "get_blas", lambda threads=threads: threads)
+            lib.match_threads()                      # as before every oneDNN call
+            assert _onednn.gemm_min_work == bound
+            with _onednn.forced("onednn"):
+                _onednn.mm(a, b)
+                bw.nn.functional.linear(bw.tensor(a), bw.tensor(b.T.copy()))
+            assert calls == want * 2, threads
+    finally:
+        monkeypatch.setattr(lib.match_threads, "get_blas", real)
+        lib.match_threads()
+    assert _onednn.GEMM_MIN_WORK_THREADED < 256 * 256 * 10 < _onednn.GEMM_MIN_WORK
+
+
+@needs_onednn
 def test_a_3d_linear_is_one_gemm_per_product_forward_and_backward(monkeypatch):
     shapes = _spy_sgemm(monkeypatch)
     x = bw.randn(4, 64, 96, requires_grad=True)

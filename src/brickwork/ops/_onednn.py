@@ -60,6 +60,12 @@ _ISA_AVX512_CORE = 0x20  # the bit every dnnl_cpu_isa_avx512_* value (and nothin
 # 0.79x, 256x256x10 1.08x, 8x784x256 1.9x; Intel Xeon (SkylakeX kernel) 64x128x64 0.43x,
 # 256x256x10 0.71x, 10x256x256 0.70x, 8x784x256 1.9x, 128x128x128 1.1x
 GEMM_MIN_WORK = 1 << 20
+# on more than one thread, OpenBLAS runs every product above 2^18 multiply-adds on its own worker
+# threads, which then spin beside oneDNN's OpenMP workers and take their cores (Intel Xeon, two
+# threads: MLP inference at batch 256 1.23 ms per step with its 256x256x10 product on OpenBLAS,
+# 0.56 ms with it on oneDNN): from there on, products go to oneDNN so that one pool is awake
+GEMM_MIN_WORK_THREADED = 1 << 18
+gemm_min_work = GEMM_MIN_WORK  # the bound for the current thread count (set by _ThreadMatch)
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
 _P = ctypes.POINTER(ctypes.c_void_p)
@@ -207,31 +213,36 @@ class _Primitive:
 
 
 class _ThreadMatch:
-    """Keeps oneDNN's OpenMP pool at OpenBLAS's thread count, checked before each convolution (two
+    """Keeps oneDNN's OpenMP pool at OpenBLAS's thread count, checked before each oneDNN call (two
     C calls), so a change of BLAS threads (threadpoolctl, ``bw.set_num_threads``, the demo's own
-    setting) carries over. A user's ``OMP_NUM_THREADS`` is left to OpenMP itself."""
+    setting) carries over. A user's ``OMP_NUM_THREADS`` is left to OpenMP itself. The count also
+    sets :data:`gemm_min_work`, the size from which matrix products go to oneDNN."""
 
     def __init__(self) -> None:
         from brickwork._blas import _loaded_openblas
 
-        self.get_blas = self.set_omp = None
-        self.current = -1
-        if os.environ.get("OMP_NUM_THREADS", "").strip():
-            return
         libraries = _loaded_openblas()
-        try:
-            gomp = ctypes.CDLL("libgomp.so.1")
-        except OSError:
-            return
-        if libraries and hasattr(gomp, "omp_set_num_threads"):
-            self.get_blas, self.set_omp = libraries[0][1], gomp.omp_set_num_threads
+        self.get_blas = libraries[0][1] if libraries else None
+        self.set_omp = None
+        self.current = -1
+        if not os.environ.get("OMP_NUM_THREADS", "").strip():
+            try:
+                gomp = ctypes.CDLL("libgomp.so.1")
+            except OSError:
+                gomp = None
+            if gomp is not None and hasattr(gomp, "omp_set_num_threads"):
+                self.set_omp = gomp.omp_set_num_threads
+        self()
 
     def __call__(self) -> None:
+        global gemm_min_work
         if self.get_blas is None:
             return
         threads = int(self.get_blas())
         if threads != self.current and threads > 0:
-            self.set_omp(ctypes.c_int(threads))
+            if self.set_omp is not None:
+                self.set_omp(ctypes.c_int(threads))
+            gemm_min_work = GEMM_MIN_WORK if threads == 1 else GEMM_MIN_WORK_THREADED
             self.current = threads
 
 
@@ -452,7 +463,7 @@ def mm(a: Any, b: Any) -> Any:
     if gemm_live:
         m, k = a.shape
         n = b.shape[1]
-        if m * k * n >= GEMM_MIN_WORK and m > 1 and n > 1 and _gemm_takes(a, b):
+        if m * k * n >= gemm_min_work and m > 1 and n > 1 and _gemm_takes(a, b):
             return _sgemm(a, b, m, k, n)
     if type(a) is np.ndarray and type(b) is np.ndarray:
         return a.dot(b)  # less overhead than the operator for tiny matrices

@@ -62,7 +62,7 @@ class Linear(Function):
         self.x, self.weight = x, weight
         self.has_bias = bias is not None
         if x.ndim == 2:  # (the size test inline: a batch-1 product pays no call for the choice)
-            big = _onednn.gemm_live and x.size * weight.shape[0] >= _onednn.GEMM_MIN_WORK
+            big = _onednn.gemm_live and x.size * weight.shape[0] >= _onednn.gemm_min_work
             out = _onednn.mm(x, weight.T) if big else x.dot(weight.T)
         elif x.ndim > 2:  # the leading dimensions as one batch: one GEMM (a strided x is copied once)
             out = _onednn.mm(_rows(x), weight.T).reshape(*x.shape[:-1], weight.shape[0])
