@@ -225,7 +225,7 @@ def _spy_sgemm(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
     calls: list[tuple[int, int, int]] = []
     real = _onednn._sgemm
     monkeypatch.setattr(_onednn, "_sgemm",
-                        lambda a, b, m, k, n: calls.append((m, k, n)) or real(a, b, m, k, n))
+                        lambda a, b, m, k, n, *out: calls.append((m, k, n)) or real(a, b, m, k, n, *out))
     return calls
 
 
@@ -306,6 +306,37 @@ def test_on_several_threads_every_product_openblas_would_thread_goes_to_onednn(m
         monkeypatch.setattr(lib.match_threads, "get_blas", real)
         lib.match_threads()
     assert _onednn.GEMM_MIN_WORK_THREADED < 256 * 256 * 10 < _onednn.GEMM_MIN_WORK
+
+
+@needs_onednn
+def test_on_several_threads_batched_products_run_on_onednn_forward_and_backward(monkeypatch):
+    lib = _onednn._load()
+    calls = _spy_sgemm(monkeypatch)
+    rng = np.random.default_rng(3)
+    a_np = rng.standard_normal((2, 3, 256, 256), dtype=np.float32)
+    b_np = rng.standard_normal((2, 3, 10, 256), dtype=np.float32)  # used transposed: a strided view
+    real = lib.match_threads.get_blas
+    results = {}
+    try:
+        for threads in (1, 2):
+            calls.clear()
+            monkeypatch.setattr(lib.match_threads, "get_blas", lambda threads=threads: threads)
+            lib.match_threads()
+            a, b = bw.tensor(a_np, requires_grad=True), bw.tensor(b_np, requires_grad=True)
+            with _onednn.forced("onednn"):
+                out = bw.matmul(a, b.transpose(-1, -2))
+                out.square().sum().backward()
+            results[threads] = [t.detach().numpy() for t in (out, a.grad, b.grad)]
+            # one product per matrix: forward and b's gradient (a^T @ g), a's gradient (g @ b^T)
+            want = [] if threads == 1 else [(256, 256, 10)] * 12 + [(256, 10, 256)] * 6
+            assert sorted(calls) == sorted(want), threads
+    finally:
+        monkeypatch.setattr(lib.match_threads, "get_blas", real)
+        lib.match_threads()
+    for got, ref in zip(results[2], results[1], strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    with _onednn.forced("onednn"):                   # broadcast batches stay on the operator
+        assert _onednn.bmm(a_np[:1], b_np.swapaxes(-1, -2)).shape == (2, 3, 256, 10)
 
 
 @needs_onednn

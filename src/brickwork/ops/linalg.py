@@ -17,14 +17,15 @@ class Matmul(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.a, self.b = a, b
-        return _onednn.mm(a, b) if a.ndim == 2 == b.ndim else a @ b
+        return _onednn.mm(a, b) if a.ndim == 2 == b.ndim else _onednn.bmm(a, b)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         need_a, need_b = self.needs_input_grad
         a, b = self.a, self.b
         ga = gb = None
         if need_a:
-            ga = _onednn.mm(g, b.T) if g.ndim == 2 == b.ndim else sum_to(g @ b.swapaxes(-1, -2), a.shape)
+            ga = (_onednn.mm(g, b.T) if g.ndim == 2 == b.ndim
+                  else sum_to(_onednn.bmm(g, b.swapaxes(-1, -2)), a.shape))
         if need_b:
             if b.ndim == 2 and a.ndim > 2:
                 # one large GEMM over the flattened batch instead of a batch of small ones
@@ -32,7 +33,7 @@ class Matmul(Function):
             elif a.ndim == 2 == g.ndim:
                 gb = _onednn.mm(a.T, g)
             else:
-                gb = sum_to(a.swapaxes(-1, -2) @ g, b.shape)
+                gb = sum_to(_onednn.bmm(a.swapaxes(-1, -2), g), b.shape)
         return (ga, gb)
 
 
