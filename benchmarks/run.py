@@ -210,12 +210,13 @@ def child_check(workload: Workload, framework: str, smoke: bool, out_path: str) 
 
 
 def load_kernel_libraries(lib: Any) -> None:
-    """One tiny convolution and one 64x128x64 matrix product, so that the framework has loaded its
-    kernel libraries (MKL, oneDNN) and generated their first code before the memory baseline is
-    taken: the step's peak then counts data (activations, gradients, workspaces), not library
-    code, for both frameworks alike. Not done for ``fresh`` workloads, which time first calls."""
+    """One tiny convolution and one 128x128x128 matrix product (large enough for brickwork to
+    hand it to oneDNN's GEMM), so that the framework has loaded its kernel libraries (MKL,
+    oneDNN) and generated their first code before the memory baseline is taken: the step's
+    peak then counts data (activations, gradients, workspaces), not library code, for both
+    frameworks alike. Not done for ``fresh`` workloads, which time first calls."""
     lib.nn.functional.conv2d(lib.ones(1, 1, 8, 8), lib.ones(1, 1, 3, 3))
-    lib.ones(64, 128) @ lib.ones(128, 64)
+    lib.ones(128, 128) @ lib.ones(128, 128)
 
 
 def child_time(workload: Workload, framework: str, smoke: bool, threads: int, clock: str,
