@@ -39,7 +39,7 @@ def test_the_switch_turns_onednn_off_and_the_first_conv_says_which_path_runs():
 
 
 def test_a_missing_library_falls_back_with_the_reason():
-    res = _run(FIRST_CONV, BRICKWORK_ONEDNN_LIBRARY="/nonexistent/libdnnl.so.3")
+    res = _run(FIRST_CONV, BRICKWORK_ONEDNN_LIBRARY="/nonexistent/libdnnl.so.3", BRICKWORK_ONEDNN="1")
     assert res.returncode == 0, res.stderr
     (line,) = [line for line in res.stderr.splitlines() if line.startswith("brickwork:")]
     assert "NumPy im2col + GEMM path" in line and "/nonexistent/libdnnl.so.3" in line
@@ -148,6 +148,7 @@ def test_by_default_the_choice_is_fixed_per_geometry_and_results_are_bit_equal()
     assert _onednn.rule("input gradient", ((4, 8, 12, 12), None, (3, 8, 5, 5))) == "onednn"
 
 
+@needs_onednn
 def test_tuning_tries_each_direction_on_both_paths_then_the_faster_one_stays(monkeypatch):
     from brickwork.ops import conv
 
