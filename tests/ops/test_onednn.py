@@ -397,3 +397,72 @@ def test_once_the_rule_says_no_products_stop_asking(monkeypatch):
     assert np.array_equal(_onednn.mm(a, a.T), a @ a.T)
     assert _onednn.gemm_live is False
     monkeypatch.delitem(_onednn._state, "gemm", raising=False)
+
+
+# ---- per-channel arithmetic (batch norm's passes)
+
+@needs_onednn
+@pytest.mark.parametrize("shape", [(64, 1100), (8, 16, 600), (4, 8, 48, 48), (2, 4, 8, 32, 32)])
+def test_channel_ops_give_numpys_bits_for_every_rank(shape):
+    rng = np.random.default_rng(4)
+    x, full = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+    s, b = (rng.standard_normal(shape[1], dtype=np.float32) for _ in range(2))
+    per = (1, shape[1]) + (1,) * (len(shape) - 2)
+    assert _onednn.channel_op_takes(x, full)
+    assert np.array_equal(_onednn.channel_op(x, "sub", s), x - s.reshape(per))
+    want = x * s.reshape(per)
+    want -= b.reshape(per)
+    want += full
+    got = _onednn.channel_op(x, "mul", s, (("sub", b), ("add", full)))
+    assert got.shape == x.shape and got.flags.c_contiguous and np.array_equal(got, want)
+
+
+def test_channel_ops_take_only_large_c_contiguous_float32_arrays():
+    big = np.ones((4, 8, 48, 48), np.float32)
+    small = np.ones((2, 8, 8, 8), np.float32)                     # under CHANNEL_MIN_SIZE
+    assert small.size < _onednn.CHANNEL_MIN_SIZE <= big.size
+    assert _onednn.channel_op_takes(big) is _onednn.available()
+    for no in (small, big.astype(np.float64), big.transpose(1, 0, 2, 3), big[:, :, ::2], big[0, 0, 0]):
+        assert not _onednn.channel_op_takes(no)
+    assert not _onednn.channel_op_takes(big, np.ones((4, 8, 48, 47), np.float32))  # operand shapes differ
+    with _onednn.forced("numpy"):
+        assert not _onednn.channel_op_takes(big)
+
+
+@needs_onednn
+@pytest.mark.parametrize("mode", ["batch stats", "running stats with grad", "inference"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_on_onednn_gives_the_numpy_paths_bits(mode, affine, monkeypatch):
+    rng = np.random.default_rng(5)
+    x_np = rng.standard_normal((16, 8, 24, 24), dtype=np.float32) * 3 + 1
+    g_np = rng.standard_normal(x_np.shape, dtype=np.float32)
+    calls = []
+    real = _onednn.channel_op
+    monkeypatch.setattr(_onednn, "channel_op", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    results = {}
+    for path in ("onednn", "numpy"):
+        if path == "numpy":
+            monkeypatch.setattr(_onednn, "channel_op_takes", lambda *a: False)
+        bn = bw.nn.BatchNorm2d(8, affine=affine)
+        if affine:
+            with bw.no_grad():
+                bn.weight.copy_(bw.linspace(0.5, 2.0, 8))
+                bn.bias.copy_(bw.linspace(-1.0, 1.0, 8))
+        if mode != "batch stats":
+            bn(bw.tensor(x_np))                                    # running statistics to use
+            bn.eval()
+        x = bw.tensor(x_np, requires_grad=mode != "inference")
+        if mode == "inference":
+            with bw.no_grad():
+                y = bn(x)
+            got = [y.numpy()]
+        else:
+            y = bn(x)
+            y.backward(bw.tensor(g_np))
+            got = [y.detach().numpy(), x.grad.numpy()]
+            if affine:
+                got += [bn.weight.grad.numpy(), bn.bias.grad.numpy()]
+        results[path] = got + [bn.running_mean.numpy(), bn.running_var.numpy()]
+    assert calls  # the first pass did run on oneDNN
+    for got, want in zip(results["onednn"], results["numpy"], strict=True):
+        assert np.array_equal(got, want)

@@ -23,6 +23,7 @@ import numpy as np
 
 from brickwork._traced import Traced, input_of
 from brickwork.autograd import DeviceMismatchError, Function
+from brickwork.ops import _onednn
 from brickwork.ops._util import memory_order
 from brickwork.tensor import Tensor
 
@@ -152,12 +153,15 @@ class BatchNorm(Function):
             shift = -running_mean.astype(x.dtype, copy=False) * scale
             if bias is not None:
                 shift = shift + bias
+            if _onednn.channel_op_takes(x):  # one pass of oneDNN's kernel for NumPy's two
+                return _onednn.channel_op(x, "mul", scale, (("add", shift),))
             out = x * scale.reshape(shape)
             out += shift.reshape(shape)
             return out
+        on_onednn = _onednn.channel_op_takes(x)  # NCHW float32 (a oneDNN convolution's output)
         if use_batch_stats:
             mean = _channel_mean(xp, x, axes)
-            centered = x - mean.reshape(shape)
+            centered = _onednn.channel_op(x, "sub", mean) if on_onednn else x - mean.reshape(shape)
             var = _channel_mean_square(xp, centered, axes)
             invstd = 1.0 / xp.sqrt(var + eps)
             n = x.size // c
@@ -170,9 +174,12 @@ class BatchNorm(Function):
                 running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
         else:
             invstd = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
-            centered = x - running_mean.astype(x.dtype, copy=False).reshape(shape)
+            shift = running_mean.astype(x.dtype, copy=False)
+            centered = _onednn.channel_op(x, "sub", shift) if on_onednn else x - shift.reshape(shape)
         self.invstd, self.centered = invstd, centered
         scale = invstd * weight if weight is not None else invstd
+        if on_onednn:
+            return _onednn.channel_op(centered, "mul", scale, (("add", bias),) if bias is not None else ())
         out = centered * scale.reshape(shape)
         if bias is not None:
             out += bias.reshape(shape)
@@ -187,14 +194,21 @@ class BatchNorm(Function):
         gx = None
         if need[0]:
             scale = invstd * self.weight if self.weight is not None else invstd
-            gx = g * scale.reshape(shape)
+            on_onednn = _onednn.channel_op_takes(g, centered)
             if self.use_batch_stats:
                 n = centered.size // centered.shape[1]
                 coef = scale * invstd * invstd * sum_gc
                 coef /= -n
-                correction = centered * coef.reshape(shape)
-                correction -= (scale * sum_g / n).reshape(shape)
-                gx += correction
+                if on_onednn:  # the same roundings as below, in two passes instead of four
+                    correction = _onednn.channel_op(centered, "mul", coef, (("sub", scale * sum_g / n),))
+                    gx = _onednn.channel_op(g, "mul", scale, (("add", correction),))
+                else:
+                    gx = g * scale.reshape(shape)
+                    correction = centered * coef.reshape(shape)
+                    correction -= (scale * sum_g / n).reshape(shape)
+                    gx += correction
+            else:
+                gx = _onednn.channel_op(g, "mul", scale) if on_onednn else g * scale.reshape(shape)
         gw = sum_gc * invstd if need[1] else None
         return (gx, gw, sum_g if need[2] else None)
 
