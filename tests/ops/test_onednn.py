@@ -3,6 +3,7 @@ brickwork's own im2col + GEMM path (test_conv.py runs every conv case on both pa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -285,55 +286,55 @@ def test_linear_and_matmul_agree_on_both_gemm_paths_forward_and_backward():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
+@contextlib.contextmanager
+def _blas_thread_count(monkeypatch: pytest.MonkeyPatch, threads: int):
+    """oneDNN's view of OpenBLAS's thread count is ``threads`` inside the block (and the real one after)."""
+    match = _onednn._load().match_threads
+    real = match.get_blas
+    monkeypatch.setattr(match, "get_blas", lambda: threads)
+    match()                                          # as before every oneDNN call
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(match, "get_blas", real)
+        match()
+
+
 @needs_onednn
 def test_on_several_threads_every_product_openblas_would_thread_goes_to_onednn(monkeypatch):
-    lib = _onednn._load()
     calls = _spy_sgemm(monkeypatch)
     a = np.ones((256, 256), np.float32)
     b = np.ones((256, 10), np.float32)               # 2^19.3 multiply-adds: OpenBLAS threads it
-    real = lib.match_threads.get_blas
-    try:
-        for threads, bound, want in ((1, _onednn.GEMM_MIN_WORK, []),
-                                     (2, _onednn.GEMM_MIN_WORK_THREADED, [(256, 256, 10)])):
-            calls.clear()
-            monkeypatch.setattr(lib.match_threads, "get_blas", lambda threads=threads: threads)
-            lib.match_threads()                      # as before every oneDNN call
+    for threads, bound, want in ((1, _onednn.GEMM_MIN_WORK, []),
+                                 (2, _onednn.GEMM_MIN_WORK_THREADED, [(256, 256, 10)])):
+        calls.clear()
+        with _blas_thread_count(monkeypatch, threads):
             assert _onednn.gemm_min_work == bound
             with _onednn.forced("onednn"):
                 _onednn.mm(a, b)
                 bw.nn.functional.linear(bw.tensor(a), bw.tensor(b.T.copy()))
-            assert calls == want * 2, threads
-    finally:
-        monkeypatch.setattr(lib.match_threads, "get_blas", real)
-        lib.match_threads()
+        assert calls == want * 2, threads
     assert _onednn.GEMM_MIN_WORK_THREADED < 256 * 256 * 10 < _onednn.GEMM_MIN_WORK
 
 
 @needs_onednn
 def test_on_several_threads_batched_products_run_on_onednn_forward_and_backward(monkeypatch):
-    lib = _onednn._load()
     calls = _spy_sgemm(monkeypatch)
     rng = np.random.default_rng(3)
     a_np = rng.standard_normal((2, 3, 256, 256), dtype=np.float32)
     b_np = rng.standard_normal((2, 3, 10, 256), dtype=np.float32)  # used transposed: a strided view
-    real = lib.match_threads.get_blas
     results = {}
-    try:
-        for threads in (1, 2):
-            calls.clear()
-            monkeypatch.setattr(lib.match_threads, "get_blas", lambda threads=threads: threads)
-            lib.match_threads()
+    for threads in (1, 2):
+        calls.clear()
+        with _blas_thread_count(monkeypatch, threads):
             a, b = bw.tensor(a_np, requires_grad=True), bw.tensor(b_np, requires_grad=True)
             with _onednn.forced("onednn"):
                 out = bw.matmul(a, b.transpose(-1, -2))
                 out.square().sum().backward()
-            results[threads] = [t.detach().numpy() for t in (out, a.grad, b.grad)]
-            # one product per matrix: forward and b's gradient (a^T @ g), a's gradient (g @ b^T)
-            want = [] if threads == 1 else [(256, 256, 10)] * 12 + [(256, 10, 256)] * 6
-            assert sorted(calls) == sorted(want), threads
-    finally:
-        monkeypatch.setattr(lib.match_threads, "get_blas", real)
-        lib.match_threads()
+        results[threads] = [t.detach().numpy() for t in (out, a.grad, b.grad)]
+        # one product per matrix: forward and b's gradient (a^T @ g), a's gradient (g @ b^T)
+        want = [] if threads == 1 else [(256, 256, 10)] * 12 + [(256, 10, 256)] * 6
+        assert sorted(calls) == sorted(want), threads
     for got, ref in zip(results[2], results[1], strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     with _onednn.forced("onednn"):                   # broadcast batches stay on the operator

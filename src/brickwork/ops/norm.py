@@ -174,8 +174,8 @@ class BatchNorm(Function):
                 running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
         else:
             invstd = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
-            shift = running_mean.astype(x.dtype, copy=False)
-            centered = _onednn.channel_op(x, "sub", shift) if on_onednn else x - shift.reshape(shape)
+            mean = running_mean.astype(x.dtype, copy=False)
+            centered = _onednn.channel_op(x, "sub", mean) if on_onednn else x - mean.reshape(shape)
         self.invstd, self.centered = invstd, centered
         scale = invstd * weight if weight is not None else invstd
         if on_onednn:
